@@ -1,0 +1,1 @@
+"""metta: PPO on the MettaGrid arena, with curricula and cost-to-threshold tracking."""
