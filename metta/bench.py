@@ -1,6 +1,8 @@
-"""`python -m metta.bench env`: throughput of a hot path, printed as one JSON line.
+"""`python -m metta.bench env|vecenv`: throughput of a hot path, printed as one JSON line.
 
-Agent steps per second = environment steps x agents / seconds, random actions, one process.
+Agent steps per second = environment steps x agents / seconds, random actions.  `env`: the
+batched environment in this process.  `vecenv`: the serial backend and the multiprocess
+backend (shared-memory workers) measured alternately in the same sitting.
 With `--anchor-python`, the reference engine (../shared/anchors/mettagrid_arena_sps.py, run by
 that interpreter) is measured in the same sitting, run for run alternating with ours, and the
 ratio of the medians is reported: the machine is shared and noisy, so only same-run ratios
@@ -29,10 +31,22 @@ def _make(task: str):
     return getattr(builders, _TASKS[task])()
 
 
-def bench_env(task: str, num_envs: int, seconds: float, seed: int = 0) -> float:
+def bench_env(task: str, num_envs: int, seconds: float, seed: int = 0, workers: int = 0) -> float:
+    """`workers` = 0: the serial batched env; else the multiprocess backend with that many workers."""
     from metta.mettagrid import MettaGridEnv
+    from metta.rl.vecenv import MultiprocessVecEnv
 
-    env = MettaGridEnv(_make(task), num_envs=num_envs, seed=seed)
+    if workers:
+        env = MultiprocessVecEnv(_make(task), num_envs=num_envs, num_workers=workers, seed=seed)
+    else:
+        env = MettaGridEnv(_make(task), num_envs=num_envs, seed=seed)
+    try:
+        return _run(env, seconds, seed)
+    finally:
+        env.close()
+
+
+def _run(env, seconds: float, seed: int) -> float:
     env.reset(seed)
     actions = np.random.default_rng(seed).integers(0, env.single_action_space.n, (4096, env.num_agents), np.int32)
     steps = 0
@@ -63,7 +77,16 @@ def main(argv: list[str] | None = None) -> None:
     env_p.add_argument("--runs", type=int, default=3)
     env_p.add_argument("--anchor-python", help="interpreter with mettagrid==0.26.22 to measure the anchor")
     env_p.add_argument("--anchor-script", type=Path, default=_ANCHOR)
+    vec_p = sub.add_parser("vecenv", help="serial vs multiprocess rollout backends, same sitting")
+    vec_p.add_argument("--task", choices=sorted(_TASKS), default="arena")
+    vec_p.add_argument("--envs", type=int, default=16, help="environments in the batch")
+    vec_p.add_argument("--workers", type=int, default=None, help="multiprocess workers (default: cores // 2)")
+    vec_p.add_argument("--seconds", type=float, default=5.0, help="length of one run")
+    vec_p.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.what == "vecenv":
+        print(json.dumps(_bench_vecenv(args)))
+        return
 
     t0 = time.perf_counter()
     bench_env(args.task, args.envs, 0.0)  # compile (or load the cache) and touch every code path once
@@ -88,6 +111,28 @@ def main(argv: list[str] | None = None) -> None:
         result["ratio_vs_anchor"] = round(statistics.median(ours) / statistics.median(anchor), 1)
     print(json.dumps(result))
     sys.stdout.flush()
+
+
+def _bench_vecenv(args) -> dict:
+    from metta.rl.vecenv import default_num_workers
+
+    workers = args.workers or default_num_workers()
+    bench_env(args.task, args.envs, 0.0)  # compile once in this process; spawned workers load the cache
+    serial, multi = [], []
+    for _ in range(args.runs):
+        serial.append(bench_env(args.task, args.envs, args.seconds))
+        multi.append(bench_env(args.task, args.envs, args.seconds, workers=workers))
+    return {
+        "bench": "vecenv",
+        "task": args.task,
+        "num_envs": args.envs,
+        "workers": workers,
+        "serial_sps_runs": [round(r) for r in serial],
+        "serial_sps_median": round(statistics.median(serial)),
+        "multiprocess_sps_runs": [round(r) for r in multi],
+        "multiprocess_sps_median": round(statistics.median(multi)),
+        "ratio_multiprocess_vs_serial": round(statistics.median(multi) / statistics.median(serial), 2),
+    }
 
 
 if __name__ == "__main__":

@@ -37,7 +37,10 @@ class MettaGridEnv:
         num_envs: int = 1,
         seed: int = 0,
         buf: Optional[Any] = None,
+        first_env_id: int = 0,
     ) -> None:
+        """`first_env_id`: the global id of env 0, when this batch is one worker's slice of a larger
+        one; it keys the random streams and the `env_id` of infos, so the split changes nothing."""
         cfgs = list(cfg) if isinstance(cfg, (list, tuple)) else [cfg] * num_envs
         if len(cfgs) != num_envs:
             raise ValueError(f"got {len(cfgs)} env configs for num_envs={num_envs}")
@@ -71,6 +74,7 @@ class MettaGridEnv:
         self._done = np.zeros(num_envs, np.uint8)
         self._desync_episode = np.zeros(num_envs, np.bool_)
         self._seed = seed
+        self.first_env_id = first_env_id
         self._infos: list[dict] = []
 
     # -- layout -----------------------------------------------------------------------
@@ -93,7 +97,7 @@ class MettaGridEnv:
         if seed is not None:
             self._seed = seed
         for e in range(self.num_envs):
-            seed_rng(self.state.rng, e, (self._seed * 1_000_003 + e) % 2**63)
+            seed_rng(self.state.rng, e, (self._seed * 1_000_003 + self.first_env_id + e) % 2**63)
             self._apply_pending(e)
             self._desync_episode[e] = self.env_configs[e].desync_episodes
             reset_env(self.state, self.params, self.geometry, self.observations, e, self._desync_episode[e])
@@ -141,7 +145,7 @@ class MettaGridEnv:
         """The episode env `e` just finished: return, length, desync flag, per-agent stat means."""
         st = self.state
         info = {
-            "env_id": int(e),
+            "env_id": self.first_env_id + int(e),
             "label": self.env_configs[e].label,
             "episode_return": float(st.ag_reward[e, :, AG_RETURN].mean()),
             "episode_length": int(st.env[e, ENV_TICK]),

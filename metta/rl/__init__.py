@@ -1,0 +1,1 @@
+"""Reinforcement learning: rollout backends (and, next, the PPO trainer)."""
