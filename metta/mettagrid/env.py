@@ -62,15 +62,10 @@ class MettaGridEnv:
         obs_size = observation_size(self.geometry.obs_h, self.geometry.obs_w)
         self.single_observation_space = gymnasium.spaces.Box(0, 255, (obs_size,), np.uint8)
         self.single_action_space = gymnasium.spaces.Discrete(NUM_ACTIONS)
-        n = self.num_agents
-        self.observations = _buffer(buf, "observations", (n, obs_size), np.uint8)
-        self.rewards = _buffer(buf, "rewards", (n,), np.float32)
-        self.terminals = _buffer(buf, "terminals", (n,), np.bool_)
-        self.truncations = _buffer(buf, "truncations", (n,), np.bool_)
-        self.masks = _buffer(buf, "masks", (n,), np.bool_)
-        self.actions = _buffer(buf, "actions", (n,), np.int32)
+        for name, (shape, dtype) in buffer_specs(self.num_agents, obs_size).items():
+            setattr(self, name, _buffer(buf, name, shape, dtype))
         self.masks[:] = True
-        self.agent_ids = np.arange(n)
+        self.agent_ids = np.arange(self.num_agents)
         self._done = np.zeros(num_envs, np.uint8)
         self._desync_episode = np.zeros(num_envs, np.bool_)
         self._seed = seed
@@ -175,11 +170,23 @@ class MettaGridEnv:
             )
 
 
+def buffer_specs(num_agents: int, obs_size: int) -> dict[str, tuple[tuple[int, ...], type]]:
+    """Name -> (shape, dtype) of every buffer of the env protocol."""
+    return {
+        "observations": ((num_agents, obs_size), np.uint8),
+        "rewards": ((num_agents,), np.float32),
+        "terminals": ((num_agents,), np.bool_),
+        "truncations": ((num_agents,), np.bool_),
+        "masks": ((num_agents,), np.bool_),
+        "actions": ((num_agents,), np.int32),
+    }
+
+
 def _buffer(buf: Optional[Any], name: str, shape: tuple, dtype) -> np.ndarray:
     """Use the caller's (e.g. shared-memory) array when given, else allocate one."""
     if buf is None:
         return np.zeros(shape, dtype=dtype)
     array = buf[name] if isinstance(buf, dict) else getattr(buf, name)
     if array.shape != shape or array.dtype != dtype:
-        raise ValueError(f"buffer {name!r} must be {dtype.__name__}{shape}, got {array.dtype}{array.shape}")
+        raise ValueError(f"buffer {name!r} must be {np.dtype(dtype).name}{shape}, got {array.dtype}{array.shape}")
     return array

@@ -22,26 +22,13 @@ import gymnasium
 import numpy as np
 
 from metta.mettagrid import EnvConfig, MettaGridEnv
+from metta.mettagrid.env import buffer_specs
 from metta.mettagrid.layout import NUM_ACTIONS, observation_size
-
-_BUFFERS = ("observations", "rewards", "terminals", "truncations", "masks", "actions")
-
 
 def default_num_workers(cpu_count: Optional[int] = None, gpus: int = 0) -> int:
     """Half the cores (the other half runs the learner), split across GPUs; at least 1."""
     cpus = os.cpu_count() if cpu_count is None else cpu_count
     return max(1, (cpus // 2) // max(gpus, 1))
-
-
-def _buffer_specs(num_agents: int, obs_size: int) -> dict[str, tuple[tuple[int, ...], type]]:
-    return {
-        "observations": ((num_agents, obs_size), np.uint8),
-        "rewards": ((num_agents,), np.float32),
-        "terminals": ((num_agents,), np.bool_),
-        "truncations": ((num_agents,), np.bool_),
-        "masks": ((num_agents,), np.bool_),
-        "actions": ((num_agents,), np.int32),
-    }
 
 
 def _attach(names: dict[str, str], specs) -> tuple[list[shared_memory.SharedMemory], dict[str, np.ndarray]]:
@@ -57,7 +44,7 @@ def _attach(names: dict[str, str], specs) -> tuple[list[shared_memory.SharedMemo
 def _worker(conn, cfgs, first_env, seed, names, specs, agent_slice) -> None:
     blocks, arrays = _attach(names, specs)
     try:
-        views = {key: arrays[key][agent_slice] for key in _BUFFERS}
+        views = {key: array[agent_slice] for key, array in arrays.items()}
         env = MettaGridEnv(cfgs, num_envs=len(cfgs), seed=seed, buf=views, first_env_id=first_env)
         while True:
             command, arg = conn.recv()
@@ -107,12 +94,13 @@ class MultiprocessVecEnv:
         self.agent_ids = np.arange(self.num_agents)
         self._envs_per_worker = num_envs // num_workers
 
-        specs = _buffer_specs(self.num_agents, obs_size)
+        specs = buffer_specs(self.num_agents, obs_size)
         self._blocks = [
             shared_memory.SharedMemory(create=True, size=max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize))
             for shape, dtype in specs.values()
         ]
         names = {key: block.name for key, block in zip(specs, self._blocks)}
+        self._buffer_names = tuple(specs)
         for key, block in zip(specs, self._blocks):
             shape, dtype = specs[key]
             setattr(self, key, np.ndarray(shape, dtype=dtype, buffer=block.buf))
@@ -204,7 +192,7 @@ class MultiprocessVecEnv:
             if proc.is_alive():
                 proc.kill()
             conn.close()
-        for key in _BUFFERS:  # drop the views before the memory they point into
+        for key in self._buffer_names:  # drop the views before the memory they point into
             setattr(self, key, None)
         for block in self._blocks:
             block.close()
