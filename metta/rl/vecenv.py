@@ -73,7 +73,9 @@ class MultiprocessVecEnv:
         num_envs: int,
         num_workers: int,
         seed: int = 0,
+        first_env_id: int = 0,
     ) -> None:
+        """`first_env_id`: as for MettaGridEnv, the global id of env 0 (one rank's slice of the run)."""
         cfgs = list(cfg) if isinstance(cfg, (list, tuple)) else [cfg] * num_envs
         if num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {num_workers}")
@@ -114,7 +116,7 @@ class MultiprocessVecEnv:
             agent_slice = slice(w * per_worker_agents, (w + 1) * per_worker_agents)
             proc = ctx.Process(
                 target=_worker,
-                args=(child, cfgs[first : first + self._envs_per_worker], first, seed, names, specs, agent_slice),
+                args=(child, cfgs[first : first + self._envs_per_worker], first_env_id + first, seed, names, specs, agent_slice),
                 daemon=True,
                 name=f"metta-rollout-{w}",
             )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from pydantic import ValidationError
 
@@ -17,7 +18,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def compose_env(name: str) -> EnvConfig:
     with initialize_config_dir(config_dir=str(CONFIGS), version_base=None):
         cfg = compose(overrides=[f"+env=mettagrid/arena/{name}"])
-    return EnvConfig.model_validate(OmegaConf.to_container(cfg.env, resolve=True))
+    return instantiate(cfg.env, _convert_="all")
 
 
 @pytest.mark.parametrize("name, builder", [("basic", make_arena), ("basic_easy_shaped", make_arena_easy_shaped)])

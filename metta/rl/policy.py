@@ -1,0 +1,122 @@
+"""The default agent: a convolutional encoder over the observation window, an optional LSTM,
+and actor/critic heads.
+
+Observations arrive as the env writes them, uint8 `[.., rows * cols * features + self]`
+(docs/environment.md).  The window is read in place as a channels-last image, which is the
+layout the CPU convolution kernels (oneDNN) run fastest on; the self features join after the
+convolutions, `last_action` one-hot encoded (it is an id, not a quantity).
+
+One forward serves rollout and training, so DistributedDataParallel sees every training pass:
+inputs are `[T, B, obs]` (rollout: T = 1; training: B segments of T steps).  With the LSTM,
+`resets[t, b]` zeroes agent b's state before step t (its episode starts there).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from metta.mettagrid.layout import GRID_FEATURE, ITEM_NAMES, NUM_ACTIONS, SELF_FEATURE, SELF_FEATURE_NAMES
+
+State = Optional[tuple[torch.Tensor, torch.Tensor]]
+
+# Divisors that bring each input feature to roughly [0, 1]; features not listed are flags.
+_GRID_SCALE = {"agent:orientation": 4.0, "converter:output": 5.0}
+_SELF_SCALE = {**{f"inv:{item}": 10.0 for item in ITEM_NAMES}, "last_action_success": 1.0, "episode_progress": 255.0}
+
+
+class ConvPolicy(nn.Module):
+    def __init__(
+        self,
+        window_shape: tuple[int, int, int],
+        num_actions: int = NUM_ACTIONS,
+        cnn_channels: int = 32,
+        hidden_size: int = 128,
+        lstm: bool = False,
+    ) -> None:
+        super().__init__()
+        rows, cols, features = window_shape
+        if rows < 5 or cols < 5:
+            raise ValueError(f"ConvPolicy needs an observation window of at least 5x5, got {rows}x{cols}")
+        self.window_shape = window_shape
+        self.window_size = rows * cols * features
+        grid_scale = torch.ones(features)
+        for name, scale in _GRID_SCALE.items():
+            grid_scale[GRID_FEATURE[name]] = 1.0 / scale
+        self.register_buffer("grid_scale", grid_scale.view(1, features, 1, 1), persistent=False)
+        self_names = [n for n in SELF_FEATURE_NAMES if n != "last_action"]
+        self.register_buffer("self_index", torch.tensor([SELF_FEATURE[n] for n in self_names]), persistent=False)
+        self.register_buffer("self_scale", torch.tensor([1.0 / _SELF_SCALE[n] for n in self_names]), persistent=False)
+        self.last_action_index = SELF_FEATURE["last_action"]
+        self.num_actions = num_actions
+
+        self.cnn = nn.Sequential(
+            nn.Conv2d(features, cnn_channels, kernel_size=5, stride=3),
+            nn.ReLU(),
+            nn.Conv2d(cnn_channels, 2 * cnn_channels, kernel_size=3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            cnn_out = self.cnn(torch.zeros(1, features, rows, cols)).shape[1]
+        self.encoder = nn.Sequential(
+            nn.Linear(cnn_out + len(self_names) + num_actions, hidden_size),
+            nn.ReLU(),
+        )
+        self.lstm = nn.LSTMCell(hidden_size, hidden_size) if lstm else None
+        self.actor = nn.Linear(hidden_size, num_actions)
+        self.critic = nn.Linear(hidden_size, 1)
+        self.hidden_size = hidden_size
+        _init(self)
+        self.to(memory_format=torch.channels_last)
+
+    def initial_state(self, batch: int, device: torch.device | str) -> State:
+        if self.lstm is None:
+            return None
+        zeros = torch.zeros(batch, self.hidden_size, device=device)
+        return zeros, zeros.clone()
+
+    def forward(
+        self, obs: torch.Tensor, state: State = None, resets: Optional[torch.Tensor] = None
+    ) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """obs uint8 `[T, B, obs]` -> logits `[T, B, actions]`, values `[T, B]`, the state after step T."""
+        steps, batch = obs.shape[:2]
+        hidden = self.encode(obs.reshape(steps * batch, -1))
+        if self.lstm is not None:
+            hidden, state = self._recur(hidden.view(steps, batch, -1), state, resets)
+        logits = self.actor(hidden).view(steps, batch, -1)
+        values = self.critic(hidden).view(steps, batch)
+        return logits, values, state
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        rows, cols, features = self.window_shape
+        window = obs[:, : self.window_size].view(-1, rows, cols, features).permute(0, 3, 1, 2)
+        x = self.cnn(window.float() * self.grid_scale)
+        own = obs[:, self.window_size :]
+        last_action = F.one_hot(own[:, self.last_action_index].long().clamp_(max=self.num_actions - 1), self.num_actions)
+        own = own.index_select(1, self.self_index).float() * self.self_scale
+        return self.encoder(torch.cat([x, own, last_action.float()], dim=1))
+
+    def _recur(self, hidden: torch.Tensor, state: State, resets: Optional[torch.Tensor]):
+        h, c = state
+        outputs = []
+        for t in range(hidden.shape[0]):
+            if resets is not None:
+                keep = (~resets[t]).unsqueeze(1).float()
+                h, c = h * keep, c * keep
+            h, c = self.lstm(hidden[t], (h, c))
+            outputs.append(h)
+        return torch.cat(outputs), (h, c)
+
+
+def _init(policy: ConvPolicy) -> None:
+    """Orthogonal init (CleanRL's): small actor head for a near-uniform first policy."""
+    for module in policy.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.orthogonal_(module.weight, gain=2**0.5)
+            nn.init.zeros_(module.bias)
+    nn.init.orthogonal_(policy.actor.weight, gain=0.01)
+    nn.init.orthogonal_(policy.critic.weight, gain=1.0)
