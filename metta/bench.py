@@ -1,8 +1,10 @@
-"""`python -m metta.bench env|vecenv`: throughput of a hot path, printed as one JSON line.
+"""`python -m metta.bench env|vecenv|train`: throughput of a hot path, printed as one JSON line.
 
 Agent steps per second = environment steps x agents / seconds, random actions.  `env`: the
 batched environment in this process.  `vecenv`: the serial backend and the multiprocess
-backend (shared-memory workers) measured alternately in the same sitting.
+backend (shared-memory workers) measured alternately in the same sitting.  `train`: whole
+PPO epochs (rollout with the policy, GAE, update) of the trainer `python -m metta.train`
+builds, from the same configs and overrides, in agent steps per second of wall time.
 With `--anchor-python`, the reference engine (../shared/anchors/mettagrid_arena_sps.py, run by
 that interpreter) is measured in the same sitting, run for run alternating with ours, and the
 ratio of the medians is reported: the machine is shared and noisy, so only same-run ratios
@@ -83,9 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     vec_p.add_argument("--workers", type=int, default=None, help="multiprocess workers (default: cores // 2)")
     vec_p.add_argument("--seconds", type=float, default=5.0, help="length of one run")
     vec_p.add_argument("--runs", type=int, default=3)
+    train_p = sub.add_parser("train", help="end-to-end PPO training epochs of the default trainer")
+    train_p.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m metta.train")
+    train_p.add_argument("--seconds", type=float, default=20.0, help="length of one run")
+    train_p.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    if args.what == "vecenv":
-        print(json.dumps(_bench_vecenv(args)))
+    if args.what in ("vecenv", "train"):
+        print(json.dumps(_bench_vecenv(args) if args.what == "vecenv" else _bench_train(args)))
         return
 
     t0 = time.perf_counter()
@@ -132,6 +138,53 @@ def _bench_vecenv(args) -> dict:
         "multiprocess_sps_runs": [round(r) for r in multi],
         "multiprocess_sps_median": round(statistics.median(multi)),
         "ratio_multiprocess_vs_serial": round(statistics.median(multi) / statistics.median(serial), 2),
+    }
+
+
+def _bench_train(args) -> dict:
+    import tempfile
+
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    from metta.train import build
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    overrides = ["wandb=disabled", "trainer.evaluate_interval=0", *args.overrides]
+    with initialize_config_dir(config_dir=str(configs), version_base=None):
+        cfg = compose("train", overrides=overrides)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = build(cfg, Path(run_dir), "bench").trainer
+        trainer.start()
+        try:
+            t0 = time.perf_counter()
+            for _ in range(2):  # compile the env core, warm the allocator
+                trainer.train_epoch()
+            warmup_s = time.perf_counter() - t0
+            runs, phases = [], []
+            for _ in range(args.runs):
+                trainer.timer.total = dict.fromkeys(trainer.timer.total, 0.0)
+                steps, start = trainer.agent_step, time.perf_counter()
+                while time.perf_counter() - start < args.seconds:
+                    trainer.train_epoch()
+                runs.append((trainer.agent_step - steps) / (time.perf_counter() - start))
+                phases.append(dict(trainer.timer.total))
+        finally:
+            trainer.close()
+    median = statistics.median(runs)
+    profile = phases[runs.index(median)] if median in runs else phases[-1]
+    whole = sum(profile.values())
+    return {
+        "bench": "train",
+        "overrides": args.overrides,
+        "device": str(trainer.device),
+        "torch_threads": torch.get_num_threads(),
+        "agents": trainer.agents,
+        "batch_size": trainer.cfg.batch_size,
+        "warmup_s": round(warmup_s, 2),
+        "agent_sps_runs": [round(r) for r in runs],
+        "agent_sps_median": round(median),
+        "phase_share": {k: round(v / whole, 3) for k, v in profile.items() if v},
     }
 
 

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from metta.mettagrid import EnvConfig
 from metta.rl import distributed
 from metta.rl.config import TrainerConfig
-from metta.rl.trainer import Trainer, window_shape
+from metta.rl.trainer import Trainer, TrainingDiverged, window_shape
 
 log = logging.getLogger("metta.train")
 
@@ -94,6 +94,10 @@ def main(cfg: DictConfig) -> None:
         _fail(str(e))
     try:
         run.trainer.run()
+    except TrainingDiverged as e:
+        log.error("%s", e)
+        print(f"training stopped: {e}", file=sys.stderr)
+        sys.exit(3)
     finally:
         distributed.shutdown(run.world)
 

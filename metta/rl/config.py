@@ -49,7 +49,7 @@ class TrainerConfig(BaseModel):
     evaluate_interval: int = Field(100, ge=0, description="epochs between evaluations (0: never)")
     eval_episodes: int = Field(2, ge=1, description="deterministic episodes per evaluation, one env each")
     compile: bool = Field(False, description="torch.compile the policy")
-    progress_interval_s: float = Field(10.0, gt=0, description="seconds between progress lines")
+    progress_interval_s: float = Field(10.0, ge=0, description="seconds between progress lines (0: every epoch)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainerConfig":

@@ -6,6 +6,7 @@ The run directory's file is the record every analysis reads (DESIGN.md decision 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -64,7 +65,7 @@ class WandbLogger:
             group=self.group,
             tags=self.tags,
             name=run_name,
-            id=re.sub(r"[^A-Za-z0-9_.=,-]", "-", run_name)[:128],
+            id=_run_id(run_name),
             dir=str(run_dir),
             config=config,
             resume="allow",
@@ -80,3 +81,11 @@ class WandbLogger:
         if self.run is not None:
             self.run.finish()
             self.run = None
+
+
+def _run_id(run_name: str) -> str:
+    """A WandB id for the run directory's name: the same run resumes the same WandB run."""
+    clean = re.sub(r"[^A-Za-z0-9_.=-]", "-", run_name)
+    if len(clean) <= 64:
+        return clean
+    return f"{clean[:55]}-{hashlib.sha1(run_name.encode()).hexdigest()[:8]}"

@@ -33,7 +33,7 @@ class ConvPolicy(nn.Module):
         self,
         window_shape: tuple[int, int, int],
         num_actions: int = NUM_ACTIONS,
-        cnn_channels: int = 32,
+        cnn_channels: int = 16,
         hidden_size: int = 128,
         lstm: bool = False,
     ) -> None:
@@ -46,22 +46,22 @@ class ConvPolicy(nn.Module):
         grid_scale = torch.ones(features)
         for name, scale in _GRID_SCALE.items():
             grid_scale[GRID_FEATURE[name]] = 1.0 / scale
-        self.register_buffer("grid_scale", grid_scale.view(1, features, 1, 1), persistent=False)
+        self.register_buffer("grid_scale", grid_scale.view(1, features, 1, 1), persistent=False)  # per input channel
         self_names = [n for n in SELF_FEATURE_NAMES if n != "last_action"]
         self.register_buffer("self_index", torch.tensor([SELF_FEATURE[n] for n in self_names]), persistent=False)
         self.register_buffer("self_scale", torch.tensor([1.0 / _SELF_SCALE[n] for n in self_names]), persistent=False)
         self.last_action_index = SELF_FEATURE["last_action"]
         self.num_actions = num_actions
 
+        self.conv1 = nn.Conv2d(features, cnn_channels, kernel_size=5, stride=3)
         self.cnn = nn.Sequential(
-            nn.Conv2d(features, cnn_channels, kernel_size=5, stride=3),
             nn.ReLU(),
             nn.Conv2d(cnn_channels, 2 * cnn_channels, kernel_size=3, stride=1),
             nn.ReLU(),
             nn.Flatten(),
         )
         with torch.no_grad():
-            cnn_out = self.cnn(torch.zeros(1, features, rows, cols)).shape[1]
+            cnn_out = self.cnn(self.conv1(torch.zeros(1, features, rows, cols))).shape[1]
         self.encoder = nn.Sequential(
             nn.Linear(cnn_out + len(self_names) + num_actions, hidden_size),
             nn.ReLU(),
@@ -94,7 +94,9 @@ class ConvPolicy(nn.Module):
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         rows, cols, features = self.window_shape
         window = obs[:, : self.window_size].view(-1, rows, cols, features).permute(0, 3, 1, 2)
-        x = self.cnn(window.float() * self.grid_scale)
+        # Scaling the first layer's weights instead of the input: a 13-channel multiply per call
+        # instead of one per observation byte.
+        x = self.cnn(F.conv2d(window.float(), self.conv1.weight * self.grid_scale, self.conv1.bias, stride=3))
         own = obs[:, self.window_size :]
         last_action = F.one_hot(own[:, self.last_action_index].long().clamp_(max=self.num_actions - 1), self.num_actions)
         own = own.index_select(1, self.self_index).float() * self.self_scale

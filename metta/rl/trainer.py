@@ -93,25 +93,12 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> None:
-        if self.world.is_main:
-            self.logger.start(self.run_name, self.run_dir, self.config_record)
-        observations, _ = self.env.reset(self.seed + self.epoch)  # a resumed run meets new maps
-        self.next_obs = torch.from_numpy(observations)
-        self.next_reset = torch.ones(self.agents, dtype=torch.bool, device=self.device)
-        self.state = self.policy.initial_state(self.agents, self.device)
+        """Train to total_timesteps: epochs, with checkpoints, evaluations, logs and progress lines."""
+        self.start()
         last_checkpoint, last_progress = time.time(), 0.0
         try:
             while self.agent_step < self.cfg.total_timesteps:
-                epoch_start = time.perf_counter()
-                self._anneal_lr()
-                self._rollout()
-                self._update()
-                self.epoch += 1
-                self.agent_step += self.cfg.batch_size * self.world.size
-                epoch_time = time.perf_counter() - epoch_start
-                self.total_time += epoch_time
-                with self.timer("stats"):
-                    row = self._epoch_stats(epoch_time)
+                row = self.train_epoch()
                 if self._checkpoint_due(last_checkpoint):
                     self._save_checkpoint()
                     last_checkpoint = time.time()
@@ -126,14 +113,38 @@ class Trainer:
             self._save_checkpoint()
             raise
         finally:
-            self.env.close()
-            self.logger.finish()
+            self.close()
         self._save_checkpoint()
         if not distributed.parameters_in_sync(self.policy, self.world):
             raise RuntimeError("ranks finished with different parameters: DistributedDataParallel lost sync")
         if self.world.is_main:
             log.info("done: %d agent steps in %d epochs, %.0f s\n%s", self.agent_step, self.epoch,
                      self.total_time, self.timer.summary())  # fmt: skip
+
+    def start(self) -> None:
+        if self.world.is_main:
+            self.logger.start(self.run_name, self.run_dir, self.config_record)
+        observations, _ = self.env.reset(self.seed + self.epoch)  # a resumed run meets new maps
+        self.next_obs = torch.from_numpy(observations)
+        self.next_reset = torch.ones(self.agents, dtype=torch.bool, device=self.device)
+        self.state = self.policy.initial_state(self.agents, self.device)
+
+    def train_epoch(self) -> dict[str, Any]:
+        """One rollout and its update; returns the epoch's metrics row."""
+        epoch_start = time.perf_counter()
+        self._anneal_lr()
+        self._rollout()
+        self._update()
+        self.epoch += 1
+        self.agent_step += self.cfg.batch_size * self.world.size
+        epoch_time = time.perf_counter() - epoch_start
+        self.total_time += epoch_time
+        with self.timer("stats"):
+            return self._epoch_stats(epoch_time)
+
+    def close(self) -> None:
+        self.env.close()
+        self.logger.finish()
 
     def _rollout(self) -> None:
         """Step the envs `steps_per_epoch` times with the current policy, then compute GAE."""
@@ -271,6 +282,8 @@ class Trainer:
                 f"checkpoint {path} does not fit this policy/optimizer (was the run started with another "
                 f"policy config?): {e}"
             ) from None
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base  # the config's learning rate wins over the one saved (anneal_lr rescales it)
         self.agent_step, self.epoch, self.total_time = state["agent_step"], state["epoch"], state["total_time"]
         self._saved_epoch = self.epoch
         torch.set_rng_state(state["rng"]["torch"])
