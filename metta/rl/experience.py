@@ -41,7 +41,10 @@ class Experience:
         self.returns = torch.zeros(steps, agents, device=device)
         chunks = steps // segment
         self.state = (
-            (torch.zeros(chunks, agents, state_size, device=device), torch.zeros(chunks, agents, state_size, device=device))
+            (
+                torch.zeros(chunks, agents, state_size, device=device),
+                torch.zeros(chunks, agents, state_size, device=device),
+            )
             if state_size
             else None
         )

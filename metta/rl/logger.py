@@ -27,7 +27,9 @@ class MetricsFile:
         """Drop rows after `epoch`: a resumed run redoes those epochs from its checkpoint."""
         if not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["metric/epoch"] <= epoch]
+        kept = [
+            line for line in self.path.read_text().splitlines() if line and json.loads(line)["metric/epoch"] <= epoch
+        ]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(line + "\n" for line in kept))
         os.replace(tmp, self.path)

@@ -98,7 +98,9 @@ class ConvPolicy(nn.Module):
         # instead of one per observation byte.
         x = self.cnn(F.conv2d(window.float(), self.conv1.weight * self.grid_scale, self.conv1.bias, stride=3))
         own = obs[:, self.window_size :]
-        last_action = F.one_hot(own[:, self.last_action_index].long().clamp_(max=self.num_actions - 1), self.num_actions)
+        last_action = F.one_hot(
+            own[:, self.last_action_index].long().clamp_(max=self.num_actions - 1), self.num_actions
+        )
         own = own.index_select(1, self.self_index).float() * self.self_scale
         return self.encoder(torch.cat([x, own, last_action.float()], dim=1))
 

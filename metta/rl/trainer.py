@@ -26,7 +26,7 @@ from metta.rl.config import TrainerConfig
 from metta.rl.distributed import World
 from metta.rl.evaluate import evaluate
 from metta.rl.experience import Experience
-from metta.rl.logger import MetricsFile, STEP_KEY, WandbLogger
+from metta.rl.logger import STEP_KEY, MetricsFile, WandbLogger
 from metta.rl.ppo import ppo_loss, sample_actions
 from metta.rl.stats import EpisodeStats, LossStats, PhaseTimer
 from metta.rl.vecenv import MultiprocessVecEnv
@@ -205,7 +205,11 @@ class Trainer:
                 group["lr"] = base * remaining
 
     def _epoch_stats(self, epoch_time: float) -> dict[str, float]:
-        row: dict[str, Any] = {STEP_KEY: self.agent_step, "metric/epoch": self.epoch, "metric/total_time": self.total_time}
+        row: dict[str, Any] = {
+            STEP_KEY: self.agent_step,
+            "metric/epoch": self.epoch,
+            "metric/total_time": self.total_time,
+        }
         row["overview/sps"] = self.cfg.batch_size * self.world.size / epoch_time
         row["overview/learning_rate"] = self.optimizer.param_groups[0]["lr"]
         row.update(self.episode_stats.pop())
@@ -319,4 +323,3 @@ def _duration(seconds: float) -> str:
     seconds = int(seconds)
     h, rest = divmod(seconds, 3600)
     return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
-

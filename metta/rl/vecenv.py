@@ -25,6 +25,7 @@ from metta.mettagrid import EnvConfig, MettaGridEnv
 from metta.mettagrid.env import buffer_specs
 from metta.mettagrid.layout import NUM_ACTIONS, observation_size
 
+
 def default_num_workers(cpu_count: Optional[int] = None, gpus: int = 0) -> int:
     """Half the cores (the other half runs the learner), split across GPUs; at least 1."""
     cpus = os.cpu_count() if cpu_count is None else cpu_count
@@ -116,7 +117,15 @@ class MultiprocessVecEnv:
             agent_slice = slice(w * per_worker_agents, (w + 1) * per_worker_agents)
             proc = ctx.Process(
                 target=_worker,
-                args=(child, cfgs[first : first + self._envs_per_worker], first_env_id + first, seed, names, specs, agent_slice),
+                args=(
+                    child,
+                    cfgs[first : first + self._envs_per_worker],
+                    first_env_id + first,
+                    seed,
+                    names,
+                    specs,
+                    agent_slice,
+                ),
                 daemon=True,
                 name=f"metta-rollout-{w}",
             )

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from pydantic import ValidationError
 
 from metta.mettagrid import EnvConfig, MettaGridEnv, make_arena, make_arena_easy_shaped
