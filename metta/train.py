@@ -8,6 +8,7 @@ the run with one line naming the field, and nothing is written but Hydra's own l
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,7 @@ def main(cfg: DictConfig) -> None:
         run = build(cfg, run_dir, run_name)
     except ConfigError as e:
         _fail(str(e))
+    _stop_on_signals(run.trainer)
     try:
         run.trainer.run()
     except TrainingDiverged as e:
@@ -100,6 +102,21 @@ def main(cfg: DictConfig) -> None:
         sys.exit(3)
     finally:
         distributed.shutdown(run.world)
+    if run.trainer.stop_requested:
+        log.warning("stopped at epoch %d, checkpoint saved; re-run with run=%s to resume", run.trainer.epoch, run_name)
+        sys.exit(130)
+
+
+def _stop_on_signals(trainer: Trainer) -> None:
+    """Ctrl-C or SIGTERM (preemption: SkyPilot, Kubernetes) finishes the epoch, checkpoints and
+    exits; a second Ctrl-C stops at once."""
+
+    def stop(signum, frame) -> None:
+        trainer.stop_requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _fail(message: str) -> None:

@@ -93,6 +93,22 @@ def test_sigkill_loses_at_most_one_interval_and_a_corrupt_checkpoint_is_skipped(
     assert epochs == list(range(1, latest_epoch + 2))  # no duplicated or missing epochs
 
 
+def test_sigterm_finishes_the_epoch_and_checkpoints_it(tmp_path):
+    cmd = [sys.executable, "-m", "metta.train", f"train_dir={tmp_path / 'train_dir'}", "run=t", *TOY,
+           "trainer.total_timesteps=10000000", "trainer.evaluate_interval=0", "trainer.checkpoint_interval=1000"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    metrics = tmp_path / "train_dir" / "t" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while (not metrics.exists() or len(metrics.read_text().splitlines()) < 2) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "re-run with run=t to resume" in out
+    (saved,) = (tmp_path / "train_dir" / "t" / "checkpoints").glob("*.pt")
+    assert torch.load(saved, weights_only=False)["epoch"] == rows(tmp_path / "train_dir" / "t")[-1]["metric/epoch"]
+
+
 @pytest.mark.parametrize(
     "override, message",
     [

@@ -68,6 +68,7 @@ class Trainer:
         self.metrics = MetricsFile(self.run_dir / "metrics.jsonl")
         self.agent_step, self.epoch, self.total_time = 0, 0, 0.0
         self._saved_epoch = 0
+        self.stop_requested = False  # set from a signal handler; honoured between epochs
         self.sample_rng = torch.Generator(device=device).manual_seed(seed * 7919 + world.rank)
         self.minibatch_rng = torch.Generator().manual_seed(seed * 104_729 + world.rank)
         self._resume()
@@ -93,11 +94,12 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> None:
-        """Train to total_timesteps: epochs, with checkpoints, evaluations, logs and progress lines."""
+        """Train to total_timesteps (or until `stop_requested`, checked between epochs), with
+        checkpoints, evaluations, logs and progress lines; a final checkpoint either way."""
         self.start()
         last_checkpoint, last_progress = time.time(), 0.0
         try:
-            while self.agent_step < self.cfg.total_timesteps:
+            while self.agent_step < self.cfg.total_timesteps and not self._should_stop():
                 row = self.train_epoch()
                 if self._checkpoint_due(last_checkpoint):
                     self._save_checkpoint()
@@ -108,18 +110,22 @@ class Trainer:
                 if time.time() - last_progress >= self.cfg.progress_interval_s:
                     self._progress(row)
                     last_progress = time.time()
-        except KeyboardInterrupt:
-            log.warning("interrupted at epoch %d; saving a checkpoint", self.epoch)
             self._save_checkpoint()
-            raise
         finally:
             self.close()
-        self._save_checkpoint()
         if not distributed.parameters_in_sync(self.policy, self.world):
             raise RuntimeError("ranks finished with different parameters: DistributedDataParallel lost sync")
         if self.world.is_main:
-            log.info("done: %d agent steps in %d epochs, %.0f s\n%s", self.agent_step, self.epoch,
-                     self.total_time, self.timer.summary())  # fmt: skip
+            log.info("%s: %d agent steps in %d epochs, %.0f s\n%s", "stopped" if self.stop_requested else "done",
+                     self.agent_step, self.epoch, self.total_time, self.timer.summary())  # fmt: skip
+
+    def _should_stop(self) -> bool:
+        """A stop asked of any rank stops all of them at the same epoch."""
+        if not self.world.distributed:
+            return self.stop_requested
+        flag = torch.tensor(float(self.stop_requested), device=self.device)
+        self.stop_requested = bool(distributed.mean(flag, self.world) > 0)
+        return self.stop_requested
 
     def start(self) -> None:
         if self.world.is_main:
