@@ -44,6 +44,7 @@ def build(cfg: DictConfig, run_dir: Path, run_name: str) -> Run:
     world = distributed.launched_world()
     trainer_cfg = _validated(TrainerConfig, cfg.trainer, "trainer")
     env_cfg: EnvConfig = _instantiate(cfg.env, "env")
+    curriculum = _instantiate(cfg.curriculum, "curriculum")
     policy_cfg = OmegaConf.to_container(cfg.policy, resolve=True)
     try:
         trainer_cfg.check_layout(env_cfg.game.num_agents, bool(policy_cfg.get("lstm")))
@@ -68,6 +69,7 @@ def build(cfg: DictConfig, run_dir: Path, run_name: str) -> Run:
     trainer = Trainer(
         trainer_cfg,
         env_cfg,
+        curriculum,
         policy,
         optimizer_factory,
         logger,

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from metta.cogworks.curriculum import CompletionWriter, Curriculum, CurriculumEnv
 from metta.mettagrid import EnvConfig, MettaGridEnv
 from metta.mettagrid.layout import NUM_GRID_FEATURES, observation_size
 from metta.rl import distributed
@@ -43,6 +44,7 @@ class Trainer:
         self,
         cfg: TrainerConfig,
         env_cfg: EnvConfig,
+        curriculum: Curriculum,
         policy: torch.nn.Module,
         optimizer_factory: Callable[..., torch.optim.Optimizer],
         logger: WandbLogger,
@@ -53,7 +55,7 @@ class Trainer:
         world: World = World(),
         config_record: Optional[dict[str, Any]] = None,
     ) -> None:
-        self.cfg, self.env_cfg = cfg, env_cfg
+        self.cfg, self.env_cfg, self.curriculum = cfg, env_cfg, curriculum
         self.run_dir, self.run_name, self.seed = Path(run_dir), run_name, seed
         self.device, self.world = device, world
         self.logger, self.config_record = logger, config_record or {}
@@ -71,6 +73,7 @@ class Trainer:
         self.stop_requested = False  # set from a signal handler; honoured between epochs
         self.sample_rng = torch.Generator(device=device).manual_seed(seed * 7919 + world.rank)
         self.minibatch_rng = torch.Generator().manual_seed(seed * 104_729 + world.rank)
+        self.env = self._make_env()
         self._resume()
         self.learner = (
             DistributedDataParallel(self.policy, broadcast_buffers=False) if world.distributed else self.policy
@@ -90,7 +93,6 @@ class Trainer:
         self.timer = PhaseTimer()
         self.episode_stats, self.loss_stats = EpisodeStats(), LossStats()
         self.latest: dict[str, float] = {}
-        self.env = self._make_env()
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> None:
@@ -130,6 +132,7 @@ class Trainer:
     def start(self) -> None:
         if self.world.is_main:
             self.logger.start(self.run_name, self.run_dir, self.config_record)
+        self.env.agent_step = self.agent_step
         observations, _ = self.env.reset(self.seed + self.epoch)  # a resumed run meets new maps
         self.next_obs = torch.from_numpy(observations)
         self.next_reset = torch.ones(self.agents, dtype=torch.bool, device=self.device)
@@ -138,6 +141,7 @@ class Trainer:
     def train_epoch(self) -> dict[str, Any]:
         """One rollout and its update; returns the epoch's metrics row."""
         epoch_start = time.perf_counter()
+        self.curriculum.agent_step = self.agent_step
         self._anneal_lr()
         self._rollout()
         self._update()
@@ -218,7 +222,9 @@ class Trainer:
         }
         row["overview/sps"] = self.cfg.batch_size * self.world.size / epoch_time
         row["overview/learning_rate"] = self.optimizer.param_groups[0]["lr"]
+        self.env.sps = row["overview/sps"]
         row.update(self.episode_stats.pop())
+        row.update(self.curriculum.stats())
         row.update(self.loss_stats.pop())
         row.update(self.timer.pop())
         self.latest.update({k: v for k, v in row.items() if k.startswith(("env_agent/", "overview/reward"))})
@@ -269,6 +275,9 @@ class Trainer:
                 "numpy": np.random.get_state(),
             },
         }
+        if self.env.writer is not None:
+            self.env.writer.flush()  # before the state records how many parts it wrote
+        state["curriculum_env"] = self.env.state_dict()
         path = self.checkpoints.save(state, self.epoch)
         self._saved_epoch = self.epoch
         log.debug("checkpoint %s", path)
@@ -300,18 +309,23 @@ class Trainer:
         self.sample_rng.set_state(state["rng"]["sample"].to(self.sample_rng.device))
         self.minibatch_rng.set_state(state["rng"]["minibatch"])
         np.random.set_state(state["rng"]["numpy"])
+        self.env.load_state_dict(state["curriculum_env"])
         if self.world.is_main:
             self.metrics.rewind(self.epoch)
             log.info("resumed from %s: epoch %d, %d agent steps", path, self.epoch, self.agent_step)
 
-    def _make_env(self):
+    def _make_env(self) -> CurriculumEnv:
+        """This rank's envs, built with tasks drawn from the curriculum, wrapped to keep drawing."""
         first_env = self.world.rank * self.cfg.num_envs
+        tasks = [self.curriculum.get_task() for _ in range(self.cfg.num_envs)]
+        cfgs = [task.env_cfg for task in tasks]
         if self.cfg.vectorization == "multiprocessing":
             gpus = torch.cuda.device_count() if self.device.type == "cuda" else 0
-            return MultiprocessVecEnv(
-                self.env_cfg, self.cfg.num_envs, self.cfg.workers(gpus), seed=self.seed, first_env_id=first_env
-            )
-        return MettaGridEnv(self.env_cfg, num_envs=self.cfg.num_envs, seed=self.seed, first_env_id=first_env)
+            env = MultiprocessVecEnv(cfgs, self.cfg.num_envs, self.cfg.workers(gpus), seed=self.seed, first_env_id=first_env)
+        else:
+            env = MettaGridEnv(cfgs, num_envs=self.cfg.num_envs, seed=self.seed, first_env_id=first_env)
+        writer = CompletionWriter(self.run_dir, self.seed) if self.world.is_main else None
+        return CurriculumEnv(env, self.curriculum, tasks, writer, first_env, self.agents * self.world.size)
 
 
 def window_shape(env_cfg: EnvConfig) -> tuple[int, int, int]:
