@@ -184,3 +184,28 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert len({r["metric/epoch"] for r in metrics}) == len(metrics)  # one writer
     final = torch.load(tmp_path / "train_dir/ddp/checkpoints/checkpoint_0000002.pt", weights_only=False)
     assert final["agent_step"] == 3072
+
+
+def test_learning_progress_curriculum_trains_resumes_and_streams_completions(tmp_path):
+    run = ["run=lp", *TOY, "curriculum=learning_progress", "curriculum.num_active_tasks=4",
+           "curriculum.min_presentations_for_eviction=1"]  # fmt: skip
+    train(tmp_path, *run, "trainer.total_timesteps=1536")
+    run_dir = tmp_path / "train_dir" / "lp"
+    first = rows(run_dir)
+    assert first[-1]["curriculum/pool_size"] == 4 and "curriculum/sampling_gini" in first[-1]
+    saved = torch.load(run_dir / "checkpoints" / "checkpoint_0000002.pt", weights_only=False)
+    state = saved["curriculum_env"]["curriculum"]
+    assert state["algorithm"]["count"].sum() > 0  # the learning-progress state is checkpointed
+
+    proc = train(tmp_path, *run)
+    assert "resumed from" in proc.stdout
+    metrics = rows(run_dir)
+    assert [r["metric/epoch"] for r in metrics] == [1, 2, 3, 4]
+    evictions = [r["curriculum/evictions"] for r in metrics]
+    assert evictions == sorted(evictions) and evictions[2] >= evictions[1]  # restored, not restarted
+    from metta.cogworks.curriculum import read_completions
+
+    completions = read_completions(run_dir).to_pylist()
+    assert len(completions) == 2 * 4  # each 32-step run: 2 envs x 2 episodes of 12 steps
+    assert max(r["agent_step"] for r in completions) <= 3072
+    assert all(0 <= r["task_scaled_performance"] <= 1 for r in completions)

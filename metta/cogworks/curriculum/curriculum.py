@@ -112,7 +112,9 @@ class Curriculum:
         if not evictable[slot] or evictable.sum() < 2:
             return
         scores = self.eviction_scores()
-        if scores[slot] <= np.percentile(scores[evictable], self.eviction_percentile):
+        candidates = scores[evictable]
+        # at or below the percentile, but never among equals (nothing to prefer the others for)
+        if scores[slot] <= np.percentile(candidates, self.eviction_percentile) and scores[slot] < candidates.max():
             self._replace(slot)
 
     def eviction_scores(self) -> np.ndarray:
