@@ -33,8 +33,11 @@ def _make(task: str):
     return getattr(builders, _TASKS[task])()
 
 
-def bench_env(task: str, num_envs: int, seconds: float, seed: int = 0, workers: int = 0) -> float:
-    """`workers` = 0: the serial batched env; else the multiprocess backend with that many workers."""
+def bench_env(
+    task: str, num_envs: int, seconds: float, seed: int = 0, workers: int = 0, curriculum: bool = False
+) -> float:
+    """`workers` = 0: the serial batched env; else the multiprocess backend with that many workers.
+    `curriculum`: wrapped in CurriculumEnv, tasks from a learning-progress curriculum."""
     from metta.mettagrid import MettaGridEnv
     from metta.rl.vecenv import MultiprocessVecEnv
 
@@ -42,10 +45,38 @@ def bench_env(task: str, num_envs: int, seconds: float, seed: int = 0, workers: 
         env = MultiprocessVecEnv(_make(task), num_envs=num_envs, num_workers=workers, seed=seed)
     else:
         env = MettaGridEnv(_make(task), num_envs=num_envs, seed=seed)
+    if curriculum:
+        env = _with_curriculum(env, task, seed)
     try:
         return _run(env, seconds, seed)
     finally:
         env.close()
+
+
+def _with_curriculum(env, task: str, seed: int):
+    from metta.cogworks.curriculum import BucketedTaskGenerator, Curriculum, CurriculumEnv, LearningProgress
+
+    generator = BucketedTaskGenerator(env=_make(task), buckets={"game.agent.rewards.inventory.heart": [0.5, 1.0]})
+    curriculum = Curriculum(generator, num_active_tasks=16, algorithm=LearningProgress(), seed=seed)
+    tasks = [curriculum.get_task() for _ in range(env.num_envs)]
+    return CurriculumEnv(env, curriculum, tasks)
+
+
+def bench_curriculum(pool: int, ops: int, seed: int = 0) -> float:
+    """Microseconds per get_task + complete_task pair, learning progress on, eviction on."""
+    from metta.cogworks.curriculum import Curriculum, LearningProgress, SingleTaskGenerator
+
+    curriculum = Curriculum(
+        SingleTaskGenerator(_make("arena_easy_shaped")), num_active_tasks=pool, algorithm=LearningProgress(), seed=seed
+    )
+    rng = np.random.default_rng(seed)
+    for task_id in curriculum.task_ids[: min(pool, 2000)]:  # every task of a small pool scored at least once
+        curriculum.complete_task(int(task_id), float(rng.random()))
+    scores = rng.random(ops)
+    start = time.perf_counter()
+    for score in scores:
+        curriculum.complete_task(curriculum.get_task().task_id, float(score))
+    return (time.perf_counter() - start) / ops * 1e6
 
 
 def _run(env, seconds: float, seed: int) -> float:
@@ -79,6 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     env_p.add_argument("--runs", type=int, default=3)
     env_p.add_argument("--anchor-python", help="interpreter with mettagrid==0.26.22 to measure the anchor")
     env_p.add_argument("--anchor-script", type=Path, default=_ANCHOR)
+    env_p.add_argument("--curriculum", action="store_true", help="also the env wrapped in CurriculumEnv, alternately")
+    cur_p = sub.add_parser("curriculum", help="curriculum get_task + complete_task cost by pool size")
+    cur_p.add_argument("--pool", type=int, nargs="+", default=[16, 1000, 10000])
+    cur_p.add_argument("--ops", type=int, default=3000)
     vec_p = sub.add_parser("vecenv", help="serial vs multiprocess rollout backends, same sitting")
     vec_p.add_argument("--task", choices=sorted(_TASKS), default="arena")
     vec_p.add_argument("--envs", type=int, default=16, help="environments in the batch")
@@ -93,13 +128,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.what in ("vecenv", "train"):
         print(json.dumps(_bench_vecenv(args) if args.what == "vecenv" else _bench_train(args)))
         return
+    if args.what == "curriculum":
+        costs = {str(n): round(bench_curriculum(n, args.ops), 1) for n in args.pool}
+        print(json.dumps({"bench": "curriculum", "ops": args.ops, "us_per_get_and_complete": costs}))
+        return
 
     t0 = time.perf_counter()
     bench_env(args.task, args.envs, 0.0)  # compile (or load the cache) and touch every code path once
     warmup_s = time.perf_counter() - t0
-    ours, anchor = [], []
+    ours, anchor, wrapped = [], [], []
     for _ in range(args.runs):
         ours.append(bench_env(args.task, args.envs, args.seconds))
+        if args.curriculum:
+            wrapped.append(bench_env(args.task, args.envs, args.seconds, curriculum=True))
         if args.anchor_python:
             anchor.append(_anchor_run(args.anchor_python, args.anchor_script, args.seconds))
     result = {
@@ -111,6 +152,10 @@ def main(argv: list[str] | None = None) -> None:
         "agent_sps_runs": [round(r) for r in ours],
         "agent_sps_median": round(statistics.median(ours)),
     }
+    if wrapped:
+        result["curriculum_env_sps_runs"] = [round(r) for r in wrapped]
+        result["curriculum_env_sps_median"] = round(statistics.median(wrapped))
+        result["curriculum_env_overhead_pct"] = round(100 * (1 - statistics.median(wrapped) / statistics.median(ours)), 2)
     if anchor:
         result["anchor_sps_runs"] = [round(r) for r in anchor]
         result["anchor_sps_median"] = round(statistics.median(anchor))

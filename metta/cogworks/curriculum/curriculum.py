@@ -2,9 +2,9 @@
 
 The pool holds `num_active_tasks` task ids, one per slot.  `get_task` draws a slot by the
 algorithm's weights (uniform without one); `complete_task` records a score for the task's
-slot, and once the task has been completed `min_presentations_for_eviction` times and its
-score is at or below the `eviction_percentile` of the other evictable tasks, the slot gets a
-fresh task.  Scores for eviction are the algorithm's learning progress (a task that is
+slot, and once the task has been completed `min_presentations_for_eviction` times and
+fewer than `eviction_percentile`% of the evictable tasks score below it (it is among the
+lowest), the slot gets a fresh task.  Scores for eviction are the algorithm's learning progress (a task that is
 learnt or unlearnable stops progressing), or the mean score without an algorithm.
 
 Weights are recomputed lazily, once after a completion changed them; a draw is a binary
@@ -112,9 +112,10 @@ class Curriculum:
         if not evictable[slot] or evictable.sum() < 2:
             return
         scores = self.eviction_scores()
-        candidates = scores[evictable]
-        # at or below the percentile, but never among equals (nothing to prefer the others for)
-        if scores[slot] <= np.percentile(candidates, self.eviction_percentile) and scores[slot] < candidates.max():
+        candidates, score = scores[evictable], scores[slot]
+        # in the lowest eviction_percentile, but never among equals (nothing to prefer the others for)
+        lowest = (candidates < score).sum() < self.eviction_percentile / 100 * len(candidates)
+        if lowest and score < candidates.max():
             self._replace(slot)
 
     def eviction_scores(self) -> np.ndarray:

@@ -115,7 +115,7 @@ class LearningProgress:
         c = self.config
         lp = self.learning_progress()
         z = (lp - lp.mean()) / (lp.std() + 1e-8)
-        w = 1.0 / (1.0 + np.exp(-c.amplification(agent_step) * z))
+        w = 0.5 * (1.0 + np.tanh(0.5 * c.amplification(agent_step) * z))  # sigmoid, without exp overflow
         if c.frontier_weight:
             p = self._normalized(self.fast)
             w = w * (4 * p * (1 - p)) ** c.frontier_weight

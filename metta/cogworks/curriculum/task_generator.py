@@ -43,7 +43,7 @@ class TaskGenerator:
 
 
 class SingleTaskGenerator(TaskGenerator):
-    """Always the same environment."""
+    """Always the same environment (one shared EnvConfig: envs and the trainer only read it)."""
 
     def __init__(self, env: EnvConfig, reward_target: Optional[float] = None) -> None:
         self.env = _as_env(env)
@@ -51,7 +51,7 @@ class SingleTaskGenerator(TaskGenerator):
             self.env = self.env.model_copy(update={"reward_target": reward_target})
 
     def get_task(self, task_id: int) -> EnvConfig:
-        return self.env.model_copy(deep=True)
+        return self.env
 
 
 class TaskGeneratorSet(TaskGenerator):
