@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     if wrapped:
         result["curriculum_env_sps_runs"] = [round(r) for r in wrapped]
         result["curriculum_env_sps_median"] = round(statistics.median(wrapped))
-        result["curriculum_env_overhead_pct"] = round(100 * (1 - statistics.median(wrapped) / statistics.median(ours)), 2)
+        result["curriculum_env_overhead_pct"] = round(
+            100 * (1 - statistics.median(wrapped) / statistics.median(ours)), 2
+        )
     if anchor:
         result["anchor_sps_runs"] = [round(r) for r in anchor]
         result["anchor_sps_median"] = round(statistics.median(anchor))

@@ -93,6 +93,8 @@ class Trainer:
         self.timer = PhaseTimer()
         self.episode_stats, self.loss_stats = EpisodeStats(), LossStats()
         self.latest: dict[str, float] = {}
+        self.episode_advantage_sum = torch.zeros(cfg.num_envs, dtype=torch.float64)  # lp_input: gae
+        self.episode_steps = torch.zeros(cfg.num_envs, dtype=torch.int64)
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> None:
@@ -185,6 +187,23 @@ class Trainer:
             _, next_value, _ = self.policy(obs, self.state, self.next_reset.unsqueeze(0))
             compute_gae(exp.rewards, exp.values, exp.dones, next_value[0], cfg.gamma, cfg.gae_lambda, exp.advantages)
             torch.add(exp.advantages, exp.values, out=exp.returns)
+        if self.curriculum.needs_advantages:
+            with self.timer("stats"):
+                self._report_episode_advantages()
+
+    def _report_episode_advantages(self) -> None:
+        """Each finished episode's mean GAE advantage (over its agents and steps) to the curriculum."""
+        steps, envs = self.steps_per_epoch, self.cfg.num_envs
+        advantages = self.experience.advantages.view(steps, envs, -1).mean(2).cpu()
+        ends = self.experience.dones.view(steps, envs, -1)[:, :, 0].cpu()
+        ended = []
+        for t in range(steps):
+            self.episode_advantage_sum += advantages[t]
+            self.episode_steps += 1
+            for e in torch.nonzero(ends[t]).flatten().tolist():
+                ended.append((e, float(self.episode_advantage_sum[e] / self.episode_steps[e])))
+                self.episode_advantage_sum[e], self.episode_steps[e] = 0.0, 0
+        self.env.report_episode_advantages(ended)
 
     def _update(self) -> None:
         """`update_epochs` passes of clipped-PPO minibatch steps (stopping early past target_kl)."""
@@ -321,7 +340,9 @@ class Trainer:
         cfgs = [task.env_cfg for task in tasks]
         if self.cfg.vectorization == "multiprocessing":
             gpus = torch.cuda.device_count() if self.device.type == "cuda" else 0
-            env = MultiprocessVecEnv(cfgs, self.cfg.num_envs, self.cfg.workers(gpus), seed=self.seed, first_env_id=first_env)
+            env = MultiprocessVecEnv(
+                cfgs, self.cfg.num_envs, self.cfg.workers(gpus), seed=self.seed, first_env_id=first_env
+            )
         else:
             env = MettaGridEnv(cfgs, num_envs=self.cfg.num_envs, seed=self.seed, first_env_id=first_env)
         writer = CompletionWriter(self.run_dir, self.seed) if self.world.is_main else None

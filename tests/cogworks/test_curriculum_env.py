@@ -19,9 +19,7 @@ from metta.rl.vecenv import MultiprocessVecEnv
 def curriculum_env(tmp_path, num_envs=2, desync=False, target=None, backend="serial"):
     base = make_arena_easy_shaped()
     base.desync_episodes = desync
-    generator = BucketedTaskGenerator(
-        env=base, buckets={"game.max_steps": [20, 30, 45]}, reward_target_bucket=target
-    )
+    generator = BucketedTaskGenerator(env=base, buckets={"game.max_steps": [20, 30, 45]}, reward_target_bucket=target)
     curriculum = Curriculum(generator, num_active_tasks=6, min_presentations_for_eviction=None, seed=1)
     tasks = [curriculum.get_task() for _ in range(num_envs)]
     cfgs = [t.env_cfg for t in tasks]
@@ -92,3 +90,19 @@ def test_completion_stream(tmp_path):
     metadata = json.loads((tmp_path / "completions" / "metadata.json").read_text())
     assert set(metadata["tasks"]) == {str(t) for t in per_task}
     assert metadata["tasks"][str(table[0]["task_id"])]["env_cfg"]["game"]["max_steps"] in (20, 30, 45)
+
+
+def test_gae_input_waits_for_the_trainers_advantages(tmp_path):
+    from metta.cogworks.curriculum import LearningProgress
+
+    env = curriculum_env(tmp_path)
+    env.curriculum.algorithm = LearningProgress(lp_input="gae")
+    env.curriculum.algorithm.allocate(env.curriculum.num_active_tasks)
+    infos = run(env, 50)
+    assert env.curriculum.completions.sum() == 0  # nothing scored before the advantages arrive
+    waiting = [len(q) for q in env.awaiting_advantage]
+    assert sum(waiting) == len(infos)
+    env.report_episode_advantages([(e, 0.25 * e) for e, n in enumerate(waiting) for _ in range(n)])
+    assert env.curriculum.completions.sum() == len(infos)
+    scored = env.curriculum.algorithm.fast[env.curriculum.algorithm.count > 0]
+    assert set(np.round(scored, 6)) <= {0.0, 0.25}

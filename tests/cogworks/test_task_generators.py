@@ -29,7 +29,9 @@ def test_same_id_same_config_and_ids_differ():
 
 
 def test_float_ranges_are_continuous_and_reward_targets_are_set():
-    gen = BucketedTaskGenerator(env=make_arena_easy_shaped(), reward_target_bucket=[{"range_min": 5.0, "range_max": 25.0}])
+    gen = BucketedTaskGenerator(
+        env=make_arena_easy_shaped(), reward_target_bucket=[{"range_min": 5.0, "range_max": 25.0}]
+    )
     targets = [gen.get_task(i).reward_target for i in range(50)]
     assert all(5.0 <= t <= 25.0 for t in targets) and len(set(targets)) == 50
     fixed = BucketedTaskGenerator(env=make_arena_easy_shaped(), reward_target=10.0)

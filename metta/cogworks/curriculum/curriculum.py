@@ -46,7 +46,9 @@ class Curriculum:
         if num_active_tasks < 1:
             raise ValueError(f"num_active_tasks must be >= 1, got {num_active_tasks}")
         if min_presentations_for_eviction is not None and min_presentations_for_eviction < 1:
-            raise ValueError(f"min_presentations_for_eviction must be >= 1 or null, got {min_presentations_for_eviction}")
+            raise ValueError(
+                f"min_presentations_for_eviction must be >= 1 or null, got {min_presentations_for_eviction}"
+            )
         if not 0 <= eviction_percentile <= 100:
             raise ValueError(f"eviction_percentile must be in [0, 100], got {eviction_percentile}")
         self.generator = task_generator
@@ -89,8 +91,18 @@ class Curriculum:
             return np.full(self.num_active_tasks, 1.0 / self.num_active_tasks)
         return self.algorithm.weights(self.agent_step)
 
+    @property
+    def needs_advantages(self) -> bool:
+        """Whether completions must wait for the trainer's GAE (lp_input: gae)."""
+        return self.algorithm is not None and self.algorithm.needs_advantages
+
     def complete_task(
-        self, task_id: int, score: float, task_scaled_performance: Optional[float] = None, step_time: Optional[float] = None
+        self,
+        task_id: int,
+        score: float,
+        task_scaled_performance: Optional[float] = None,
+        step_time: Optional[float] = None,
+        mean_advantage: Optional[float] = None,
     ) -> None:
         """Record a finished episode of `task_id` (ignored if the task was evicted meanwhile)."""
         slot = self.slot_of.get(task_id)
@@ -99,7 +111,7 @@ class Curriculum:
         self.completions[slot] += 1
         self.score_sum[slot] += score
         if self.algorithm is not None:
-            signal = self.algorithm.score_of(score, task_scaled_performance)
+            signal = self.algorithm.score_of(score, task_scaled_performance, mean_advantage)
             if signal is not None:
                 self.algorithm.update(slot, signal, step_time)
         self._cdf = None

@@ -10,6 +10,9 @@ would change rules mid-episode.  When an episode ends the wrapper scores the tas
 with the episode's return (the mean per-agent return, not the last step's reward), skips
 desync-shortened first episodes, computes task-scaled performance when the task has a
 positive `reward_target`, appends the completion to the run's stream, and queues another.
+With `lp_input: gae` the score also needs the episode's mean GAE advantage, known only after
+the trainer's next GAE pass: completions then wait in a per-env queue for
+`report_episode_advantages`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class CurriculumEnv:
         self.queued = [self._queue(e) for e in range(len(tasks))]
         self.started = [time.perf_counter()] * len(tasks)
         self.completion_index: dict[int, int] = {}
+        self.awaiting_advantage: list[list[tuple]] = [[] for _ in tasks]  # per env, oldest first
         self.agent_step = 0
         self.sps = 0.0
         self._per_step = agent_steps_per_step or env.num_agents
@@ -85,19 +89,29 @@ class CurriculumEnv:
             e = info["env_id"] - self.first_env_id
             task = self.current[e]
             info["task_id"], info["task_label"] = task.task_id, task.label
-            if not info["desync_episode"]:
-                self._score(task, info, (now - self.started[e]) / max(info["episode_length"], 1))
+            step_time = (now - self.started[e]) / max(info["episode_length"], 1)
+            if self.curriculum.needs_advantages:
+                self.awaiting_advantage[e].append((task, info, step_time))
+            elif not info["desync_episode"]:
+                self._score(task, info, step_time)
             self.current[e] = self.queued[e]
             self.queued[e] = self._queue(e)
             self.started[e] = now
 
-    def _score(self, task: Task, info: dict, step_time: float) -> None:
+    def report_episode_advantages(self, ended: list[tuple[int, float]]) -> None:
+        """(env, mean GAE advantage) of each episode that ended, in the order they ended."""
+        for e, advantage in ended:
+            task, info, step_time = self.awaiting_advantage[e].pop(0)
+            if not info["desync_episode"]:
+                self._score(task, info, step_time, advantage)
+
+    def _score(self, task: Task, info: dict, step_time: float, mean_advantage: Optional[float] = None) -> None:
         score = info["episode_return"]
         target = task.env_cfg.reward_target
         scaled = min(score / target, 1.0) if target is not None and target > 0 else None
         if scaled is not None:
             info["task_scaled_performance"] = {task.task_id: scaled}
-        self.curriculum.complete_task(task.task_id, score, scaled, step_time)
+        self.curriculum.complete_task(task.task_id, score, scaled, step_time, mean_advantage)
         if self.writer is not None:
             index = self.completion_index.get(task.task_id, 0)
             self.completion_index[task.task_id] = index + 1

@@ -44,8 +44,8 @@ class LearningProgressConfig(BaseModel):
     z_score_schedule: Optional[list[tuple[Optional[int], float]]] = Field(
         None, description="[[until_agent_step, amplification], ..., [null, amplification]] (annealing)"
     )
-    lp_input: Literal["episode_return", "task_scaled_performance"] = Field(
-        "episode_return", description="the score fed to the EMAs"
+    lp_input: Literal["episode_return", "task_scaled_performance", "gae"] = Field(
+        "episode_return", description="the score fed to the EMAs (gae: the episode's mean GAE advantage)"
     )
     max_sampling_tasks: Optional[int] = Field(None, ge=1, description="only the top-k lp tasks are sampled")
     frontier_weight: float = Field(0.0, ge=0, description="exponent of the 4p(1-p) frontier weight (0: off)")
@@ -86,11 +86,19 @@ class LearningProgress:
         self.count[slot] = 0
         self.step_time[slot] = np.nan
 
-    def score_of(self, episode_return: float, task_scaled_performance: Optional[float]) -> Optional[float]:
+    @property
+    def needs_advantages(self) -> bool:
+        return self.config.lp_input == "gae"
+
+    def score_of(
+        self, episode_return: float, task_scaled_performance: Optional[float], mean_advantage: Optional[float]
+    ) -> Optional[float]:
         """The number this algorithm learns from (None: this completion has none)."""
-        if self.config.lp_input == "task_scaled_performance":
-            return task_scaled_performance
-        return episode_return
+        return {
+            "episode_return": episode_return,
+            "task_scaled_performance": task_scaled_performance,
+            "gae": mean_advantage,
+        }[self.config.lp_input]
 
     def update(self, slot: int, score: float, step_time: Optional[float] = None) -> None:
         c = self.config

@@ -107,7 +107,9 @@ class BucketedTaskGenerator(TaskGenerator):
         for path in self.buckets:
             _lookup(base, path)  # raises, naming the path
         self.reward_target = reward_target
-        self.reward_target_bucket = None if reward_target_bucket is None else _bucket(reward_target_bucket, "reward_target_bucket")
+        self.reward_target_bucket = (
+            None if reward_target_bucket is None else _bucket(reward_target_bucket, "reward_target_bucket")
+        )
 
     def get_task(self, task_id: int) -> EnvConfig:
         rng = random.Random(task_id)
@@ -173,7 +175,9 @@ def _lookup(data: dict, path: str) -> tuple[dict, str]:
     for depth, key in enumerate(keys):
         if not isinstance(node, dict) or key not in node:
             known = sorted(node) if isinstance(node, dict) else []
-            raise ValueError(f"bucket path {path!r} is not in the env config (no {'.'.join(keys[: depth + 1])!r}; there: {known})")
+            raise ValueError(
+                f"bucket path {path!r} is not in the env config (no {'.'.join(keys[: depth + 1])!r}; there: {known})"
+            )
         if depth < len(keys) - 1:
             node = node[key]
     return node, keys[-1]
