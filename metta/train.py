@@ -60,6 +60,11 @@ def build(cfg: DictConfig, run_dir: Path, run_name: str) -> Run:
     optimizer_factory = _instantiate(OmegaConf.create(trainer_cfg.optimizer), "trainer.optimizer")
     _call(optimizer_factory, "trainer.optimizer", params=[torch.nn.Parameter(torch.zeros(1))])  # fail now, not later
     logger = _instantiate(cfg.wandb, "wandb")
+    tracker = None
+    if "performance_thresholds" in cfg:
+        choice = HydraConfig.get().runtime.choices.get("performance_thresholds")
+        where = f"configs/performance_thresholds/{choice}.yaml: thresholds"
+        tracker = _instantiate(cfg.performance_thresholds, where)
 
     distributed.init(world, device)
     torch.manual_seed(cfg.seed * 1000 + world.rank)
@@ -79,6 +84,7 @@ def build(cfg: DictConfig, run_dir: Path, run_name: str) -> Run:
         device=device,
         world=world,
         config_record=OmegaConf.to_container(cfg, resolve=True),
+        tracker=tracker,
     )
     return Run(trainer, world)
 

@@ -79,6 +79,11 @@ class WandbLogger:
         if self.run is not None:
             self.run.log(row)
 
+    def summary(self, values: dict[str, Any]) -> None:
+        """Final values on the run's summary (what the WandB run table shows)."""
+        if self.run is not None:
+            self.run.summary.update(values)
+
     def finish(self) -> None:
         if self.run is not None:
             self.run.finish()

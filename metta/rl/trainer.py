@@ -8,6 +8,7 @@ wrapped in DistributedDataParallel, which averages gradients across ranks.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -19,7 +20,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from metta.cogworks.curriculum import CompletionWriter, Curriculum, CurriculumEnv
 from metta.mettagrid import EnvConfig, MettaGridEnv
-from metta.mettagrid.layout import NUM_GRID_FEATURES, observation_size
+from metta.eval.performance_threshold_tracker import PerformanceThresholdTracker
+from metta.mettagrid.layout import NUM_GRID_FEATURES, STAT_NAMES, observation_size
 from metta.rl import distributed
 from metta.rl.advantage import compute_gae
 from metta.rl.checkpoint import CheckpointStore
@@ -54,11 +56,15 @@ class Trainer:
         device: torch.device,
         world: World = World(),
         config_record: Optional[dict[str, Any]] = None,
+        tracker: Optional[PerformanceThresholdTracker] = None,
     ) -> None:
         self.cfg, self.env_cfg, self.curriculum = cfg, env_cfg, curriculum
         self.run_dir, self.run_name, self.seed = Path(run_dir), run_name, seed
         self.device, self.world = device, world
         self.logger, self.config_record = logger, config_record or {}
+        self.tracker = tracker
+        if tracker is not None and world.is_main:
+            tracker.check_metrics(self.metric_names())
         game = env_cfg.game
         self.agents = cfg.num_envs * game.num_agents
         self.steps_per_epoch = cfg.batch_size // self.agents
@@ -110,11 +116,15 @@ class Trainer:
                     last_checkpoint = time.time()
                 if self.cfg.evaluate_interval and self.epoch % self.cfg.evaluate_interval == 0:
                     row.update(self._evaluate())
+                if self.tracker is not None:
+                    self.tracker.update(row, self.agent_step, self.total_time)
+                    row.update(self.tracker.get_wandb_metrics())
                 self._log(row)
                 if time.time() - last_progress >= self.cfg.progress_interval_s:
                     self._progress(row)
                     last_progress = time.time()
             self._save_checkpoint()
+            self._summarize()
         finally:
             self.close()
         if not distributed.parameters_in_sync(self.policy, self.world):
@@ -153,6 +163,26 @@ class Trainer:
         self.total_time += epoch_time
         with self.timer("stats"):
             return self._epoch_stats(epoch_time)
+
+    def metric_names(self) -> list[str]:
+        """Every metric an epoch row can hold (for checking what thresholds watch)."""
+        episode = [*(f"env_agent/{name}" for name in STAT_NAMES), "overview/reward", "overview/episode_length"]
+        losses = [f"losses/{name}" for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "grad_norm")]
+        evals = ["eval/" + name.split("/", 1)[1] for name in episode]
+        return [*episode, "overview/sps", "overview/episodes", "overview/learning_rate", *losses, *evals]
+
+    def _summarize(self) -> None:
+        """The thresholds' final results: the WandB run summary and performance_thresholds.json."""
+        if self.tracker is None or not self.world.is_main:
+            return
+        results = self.tracker.get_wandb_metrics()
+        self.logger.summary(results)
+        clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in results.items()}
+        (self.run_dir / "performance_thresholds.json").write_text(json.dumps(clean, indent=1))
+        for name, r in self.tracker.get_results().items():
+            reached = f"reached after {r.samples_to_threshold:.0f} agent steps, {r.minutes_to_threshold:.1f} min, " \
+                      f"${r.cost_to_threshold:.2f}" if r.achieved else "not reached"  # fmt: skip
+            log.info("threshold %s: %s (smoothed %.3g)", name, reached, r.final_smoothed_value)
 
     def close(self) -> None:
         self.env.close()
@@ -297,6 +327,8 @@ class Trainer:
         if self.env.writer is not None:
             self.env.writer.flush()  # before the state records how many parts it wrote
         state["curriculum_env"] = self.env.state_dict()
+        if self.tracker is not None:
+            state["tracker"] = self.tracker.state_dict()
         path = self.checkpoints.save(state, self.epoch)
         self._saved_epoch = self.epoch
         log.debug("checkpoint %s", path)
@@ -329,6 +361,8 @@ class Trainer:
         self.minibatch_rng.set_state(state["rng"]["minibatch"])
         np.random.set_state(state["rng"]["numpy"])
         self.env.load_state_dict(state["curriculum_env"])
+        if self.tracker is not None and "tracker" in state:
+            self.tracker.load_state_dict(state["tracker"])
         if self.world.is_main:
             self.metrics.rewind(self.epoch)
             log.info("resumed from %s: epoch %d, %d agent steps", path, self.epoch, self.agent_step)
