@@ -63,8 +63,8 @@ def build(cfg: DictConfig, run_dir: Path, run_name: str) -> Run:
     tracker = None
     if "performance_thresholds" in cfg:
         choice = HydraConfig.get().runtime.choices.get("performance_thresholds")
-        where = f"configs/performance_thresholds/{choice}.yaml: thresholds"
-        tracker = _instantiate(cfg.performance_thresholds, where)
+        source = f"configs/performance_thresholds/{choice}.yaml"
+        tracker = _instantiate(cfg.performance_thresholds, "performance_thresholds", source)
 
     distributed.init(world, device)
     torch.manual_seed(cfg.seed * 1000 + world.rank)
@@ -140,14 +140,16 @@ def _validated(model, node: DictConfig, where: str):
         raise ConfigError(_describe(e, where)) from None
 
 
-def _instantiate(node: DictConfig, where: str) -> Any:
+def _instantiate(node: DictConfig, where: str, source: str = "") -> Any:
+    """`where`: the node's config path; `source`: the file it came from, when that helps."""
+    prefix = f"{source}: " if source else ""
     try:
         return instantiate(node, _convert_="all")
     except InstantiationException as e:
         cause = e.__cause__
         if isinstance(cause, ValidationError):
-            raise ConfigError(_describe(cause, where)) from None
-        raise ConfigError(f"{where}: {cause or e}") from None
+            raise ConfigError(prefix + _describe(cause, where)) from None
+        raise ConfigError(f"{prefix}{where}: {cause or e}") from None
 
 
 def _call(factory, where: str, **kwargs) -> Any:

@@ -121,6 +121,10 @@ def test_sigterm_finishes_the_epoch_and_checkpoints_it(tmp_path):
         ("env.game.max_steps=0", "env.game.max_steps"),
         ("trainer.evaluate_interval=1 trainer.checkpoint_interval=5", "evaluate_interval (1) must be >= checkpoint_interval (5)"),
         ("+policy.cnn_width=3", "policy: ConvPolicy.__init__() got an unexpected keyword argument 'cnn_width'"),
+        ("+performance_thresholds=arena performance_thresholds.thresholds.1.smoothing_factor=-1",
+         "configs/performance_thresholds/arena.yaml: performance_thresholds.thresholds.1.smoothing_factor: Input should be greater than 0"),
+        ("+performance_thresholds=arena performance_thresholds.aws.instance_type=g9.mega",
+         "instance type 'g9.mega' has no price"),
     ],
 )  # fmt: skip
 def test_bad_values_fail_before_training_naming_the_field(tmp_path, override, message):
@@ -209,3 +213,27 @@ def test_learning_progress_curriculum_trains_resumes_and_streams_completions(tmp
     assert len(completions) == 2 * 4  # each 32-step run: 2 envs x 2 episodes of 12 steps
     assert max(r["agent_step"] for r in completions) <= 3072
     assert all(0 <= r["task_scaled_performance"] <= 1 for r in completions)
+
+
+def test_thresholds_are_fed_by_the_trainers_stats_priced_and_resumed(tmp_path):
+    run = ["run=thr", *TOY, "+performance_thresholds=arena", "wandb=offline",
+           "performance_thresholds.thresholds.0.target_value=0.0"]  # fmt: skip
+    proc = train(tmp_path, *run, "trainer.total_timesteps=1536")
+    assert "source: fallback" in proc.stdout
+    run_dir = tmp_path / "train_dir" / "thr"
+    first = rows(run_dir)
+    reached = first[0]  # an episode ends every epoch: the trainer's env_agent/heart.gained reached the tracker
+    assert reached["performance_threshold/heart_gained_2/achieved"] is True
+    assert reached["performance_threshold/heart_gained_2/samples_to_threshold"] == 768
+    assert reached["performance_threshold/heart_gained_2/metric"] == "env_agent/heart.gained"
+    assert reached["performance_threshold/heart_gained_5/samples_to_threshold"] is None  # NaN, unreached
+    assert first[-1]["monitor/cost/hourly_total"] == 2.424
+    wandb_records = next((run_dir / "wandb").glob("offline-run-*/run-*.wandb")).read_bytes()
+    assert b"performance_threshold/heart_gained_2/samples_to_threshold" in wandb_records
+    assert json.loads((run_dir / "performance_thresholds.json").read_text())["performance_threshold/heart_gained_2/achieved"]
+
+    train(tmp_path, *run)  # resumed: the crossing and the accrued cost carry over
+    metrics = rows(run_dir)
+    assert [r["performance_threshold/heart_gained_2/samples_to_threshold"] for r in metrics] == [768] * 4
+    costs = [r["monitor/cost/accrued_total"] for r in metrics]
+    assert costs == sorted(costs) and costs[2] >= costs[1] > 0

@@ -101,7 +101,9 @@ class AWSPricingClient:
         if cached is not None:
             return Price(instance_type, spot, region, cached, "cache")
         try:
-            hourly = self._spot_from_api(instance_type, region) if spot else self._on_demand_from_api(instance_type, region)
+            hourly = (
+                self._spot_from_api(instance_type, region) if spot else self._on_demand_from_api(instance_type, region)
+            )
         except UnknownInstanceType:
             raise
         except Exception as e:  # no credentials, no network, throttling, a malformed answer: all fall back
@@ -135,7 +137,9 @@ class AWSPricingClient:
         )
         prices = [p for item in response["PriceList"] for p in _on_demand_usd(json.loads(item)) if p > 0]
         if not prices:
-            raise UnknownInstanceType(f"the AWS Pricing API has no Linux on-demand price for {instance_type!r} in {region}")
+            raise UnknownInstanceType(
+                f"the AWS Pricing API has no Linux on-demand price for {instance_type!r} in {region}"
+            )
         return min(prices)
 
     def _spot_from_api(self, instance_type: str, region: str) -> float:

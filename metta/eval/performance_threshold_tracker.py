@@ -23,7 +23,7 @@ import operator
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from metta.eval.aws_pricing import AWSPricingClient
 from metta.eval.cost import CostMeter
@@ -44,7 +44,8 @@ class PerformanceThreshold(BaseModel):
     smoothing_factor: float = Field(0.1, gt=0, le=1, description="EMA weight of the newest value")
 
 
-_THRESHOLDS = TypeAdapter(list[PerformanceThreshold])
+class _Thresholds(BaseModel):  # validates the list so errors read thresholds.<i>.<field>
+    thresholds: list[PerformanceThreshold]
 
 
 @dataclass
@@ -58,7 +59,7 @@ class ThresholdResult:
 
 class PerformanceThresholdTracker:
     def __init__(self, thresholds: list[PerformanceThreshold | dict], cost: Optional[CostMeter] = None) -> None:
-        self.thresholds = _THRESHOLDS.validate_python(thresholds)
+        self.thresholds = _Thresholds(thresholds=thresholds).thresholds
         names = [t.name for t in self.thresholds]
         if len(set(names)) != len(names):
             raise ValueError(f"threshold names must be unique, got {names}")
@@ -83,7 +84,9 @@ class PerformanceThresholdTracker:
                 continue
             result = self.results[t.name]
             previous = result.final_smoothed_value
-            smoothed = value if math.isnan(previous) else t.smoothing_factor * value + (1 - t.smoothing_factor) * previous
+            smoothed = (
+                value if math.isnan(previous) else t.smoothing_factor * value + (1 - t.smoothing_factor) * previous
+            )
             result.final_smoothed_value = smoothed
             if not result.achieved and _COMPARE[t.comparison](smoothed, t.target_value):
                 result.achieved = True

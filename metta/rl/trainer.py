@@ -19,8 +19,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from metta.cogworks.curriculum import CompletionWriter, Curriculum, CurriculumEnv
-from metta.mettagrid import EnvConfig, MettaGridEnv
 from metta.eval.performance_threshold_tracker import PerformanceThresholdTracker
+from metta.mettagrid import EnvConfig, MettaGridEnv
 from metta.mettagrid.layout import NUM_GRID_FEATURES, STAT_NAMES, observation_size
 from metta.rl import distributed
 from metta.rl.advantage import compute_gae
@@ -167,7 +167,9 @@ class Trainer:
     def metric_names(self) -> list[str]:
         """Every metric an epoch row can hold (for checking what thresholds watch)."""
         episode = [*(f"env_agent/{name}" for name in STAT_NAMES), "overview/reward", "overview/episode_length"]
-        losses = [f"losses/{name}" for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "grad_norm")]
+        losses = [
+            f"losses/{name}" for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "grad_norm")
+        ]
         evals = ["eval/" + name.split("/", 1)[1] for name in episode]
         return [*episode, "overview/sps", "overview/episodes", "overview/learning_rate", *losses, *evals]
 
