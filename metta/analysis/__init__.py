@@ -1,0 +1,1 @@
+"""Analysis tools over the run directory's own records."""

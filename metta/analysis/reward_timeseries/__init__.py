@@ -1,0 +1,1 @@
+"""Reward time-series analysis of the per-task completion streams (spec 004)."""
