@@ -111,6 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     env_p.add_argument("--anchor-python", help="interpreter with mettagrid==0.26.22 to measure the anchor")
     env_p.add_argument("--anchor-script", type=Path, default=_ANCHOR)
     env_p.add_argument("--curriculum", action="store_true", help="also the env wrapped in CurriculumEnv, alternately")
+    ana_p = sub.add_parser("reward_metrics", help="reward time-series metrics over synthetic streams")
+    ana_p.add_argument("--samples", type=int, default=1_000_000)
+    ana_p.add_argument("--tasks", type=int, default=50)
+    ana_p.add_argument("--seeds", type=int, default=3)
+    ana_p.add_argument("--runs", type=int, default=3)
     cur_p = sub.add_parser("curriculum", help="curriculum get_task + complete_task cost by pool size")
     cur_p.add_argument("--pool", type=int, nargs="+", default=[16, 1000, 10000])
     cur_p.add_argument("--ops", type=int, default=3000)
@@ -127,6 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.what in ("vecenv", "train"):
         print(json.dumps(_bench_vecenv(args) if args.what == "vecenv" else _bench_train(args)))
+        return
+    if args.what == "reward_metrics":
+        print(json.dumps(_bench_reward_metrics(args)))
         return
     if args.what == "curriculum":
         costs = {str(n): round(bench_curriculum(n, args.ops), 1) for n in args.pool}
@@ -186,6 +194,33 @@ def _bench_vecenv(args) -> dict:
         "multiprocess_sps_median": round(statistics.median(multi)),
         "ratio_multiprocess_vs_serial": round(statistics.median(multi) / statistics.median(serial), 2),
     }
+
+
+def _bench_reward_metrics(args) -> dict:
+    """`stream_metrics` + `variance_ratios` over tasks x seeds streams of noisy trends."""
+    import pandas as pd
+
+    from metta.analysis.reward_timeseries.metrics import stream_metrics, variance_ratios
+
+    streams = args.tasks * args.seeds
+    per = args.samples // streams
+    rng = np.random.default_rng(0)
+    index = np.tile(np.arange(per), streams)
+    slopes = np.repeat(rng.normal(0, 0.01, streams), per)
+    samples = pd.DataFrame({
+        "task": np.repeat([f"task{t}" for t in range(args.tasks)], args.seeds * per),
+        "seed": np.tile(np.repeat([str(s) for s in range(args.seeds)], per), args.tasks),
+        "sample_index": index,
+        "reward": slopes * index + rng.normal(0, 1, per * streams),
+        "sps": rng.normal(5e4, 1e3, per * streams),
+    })  # fmt: skip
+    times = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        variance_ratios(stream_metrics(samples))
+        times.append(time.perf_counter() - start)
+    return {"bench": "reward_metrics", "samples": len(samples), "streams": streams,
+            "seconds_runs": [round(t, 2) for t in times], "seconds_median": round(statistics.median(times), 2)}  # fmt: skip
 
 
 def _bench_train(args) -> dict:

@@ -79,6 +79,11 @@ class WandbLogger:
         if self.run is not None:
             self.run.log(row)
 
+    def save(self, pattern: str, base_path: Path) -> None:
+        """Keep files with the WandB run (synced with it when offline), e.g. the completion stream."""
+        if self.run is not None:
+            self.run.save(pattern, base_path=str(base_path), policy="now")
+
     def summary(self, values: dict[str, Any]) -> None:
         """Final values on the run's summary (what the WandB run table shows)."""
         if self.run is not None:

@@ -188,6 +188,9 @@ class Trainer:
 
     def close(self) -> None:
         self.env.close()
+        if self.env.writer is not None and self.env.writer.parts_written:
+            # the completion stream travels with the WandB run, for `reward_timeseries pull --wandb-project`
+            self.logger.save(str(self.run_dir / "completions" / "*"), self.run_dir)
         self.logger.finish()
 
     def _rollout(self) -> None:

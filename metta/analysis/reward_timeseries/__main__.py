@@ -5,6 +5,7 @@
     plots    PNGs under <out>/plots
     report   <out>/report.md with recommendations computed from the metrics
     all      the four in order, with a progress bar
+    compare  --experiment NAME=RUN_OR_MULTIRUN_DIR ...: noise, late slope and SPS side by side
 Everything is written under --out (default analysis/reward_timeseries).
 """
 
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = MetricsConfig(args.slope_window, args.noise_window, args.slope_method, args.ema_alpha)
     steps = STEPS if args.command == "all" else (args.command,)
     try:
+        if args.command == "compare":
+            print(_compare(args, out, cfg))
+            return 0
         for i, step in enumerate(steps):
             if len(steps) > 1:
                 _progress(i, len(steps), step)
@@ -63,6 +67,7 @@ def _metrics(args, out: Path, cfg: MetricsConfig) -> str:
     per_stream.to_parquet(out / "metrics.parquet", index=False)
     per_stream.to_csv(out / "metrics.csv", index=False)
     ratios.to_csv(out / "variance_ratios.csv", index=False)
+    ratios.to_parquet(out / "variance_ratios.parquet", index=False)
     return (
         f"metrics for {len(per_stream)} streams ({len(samples):,} samples) in {elapsed:.2f} s -> {out / 'metrics.csv'}"
     )
@@ -85,11 +90,25 @@ def _report(args, out: Path, cfg: MetricsConfig) -> str:
     return f"report: {write_report(samples, per_stream, ratios, plots, out, cfg, dropped)}"
 
 
+def _compare(args, out: Path, cfg: MetricsConfig) -> str:
+    from metta.analysis.reward_timeseries.compare import compare, run_dirs_of
+
+    if not args.experiment:
+        raise AnalysisInputError("compare needs --experiment NAME=PATH (at least one)")
+    experiments = {}
+    for spec in args.experiment:
+        name, _, path = spec.partition("=")
+        if not name or not path:
+            raise AnalysisInputError(f"--experiment {spec!r}: expected NAME=PATH")
+        experiments[name] = run_dirs_of(Path(path))
+    table = compare(experiments, out, cfg)
+    return f"compared {len(table)} experiments -> {out / 'compare.csv'}, {out / 'compare.png'}"
+
+
 def _load_metrics(out: Path):
     if not (out / "metrics.parquet").exists():
         raise AnalysisInputError(f"no metrics in {out}: run `metrics` first")
-    ratios = pd.read_csv(out / "variance_ratios.csv", keep_default_na=False, na_values=[""])
-    ratios["not_computable"] = ratios["not_computable"].fillna("")
+    ratios = pd.read_parquet(out / "variance_ratios.parquet")
     return load_samples(out), pd.read_parquet(out / "metrics.parquet"), ratios
 
 
@@ -111,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m metta.analysis.reward_timeseries", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("command", choices=[*STEPS, "all"])
+    parser.add_argument("command", choices=[*STEPS, "all", "compare"])
+    parser.add_argument("--experiment", action="append", help="compare: NAME=run dir or multirun dir (repeat)")
     parser.add_argument(
         "--out", default="analysis/reward_timeseries", help="where data/, metrics, plots/, report.md go"
     )

@@ -61,11 +61,11 @@ def write_report(samples: pd.DataFrame, per_stream: pd.DataFrame, ratios: pd.Dat
         "",
         "## Per task",
         "",
-        _markdown(tasks.round(4)),
+        markdown_table(tasks.round(4)),
         "",
         "## Seed vs task variance",
         "",
-        _markdown(ratios.round(4)),
+        markdown_table(ratios.round(4)),
         "",
         "## Plots",
         "",
@@ -129,7 +129,7 @@ def _some(names, limit: int = 5) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def _markdown(df: pd.DataFrame) -> str:
+def markdown_table(df: pd.DataFrame) -> str:
     header = "| " + " | ".join(df.columns) + " |"
     rule = "|" + "---|" * len(df.columns)
     rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
