@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
+from metta.common.files import write_text_atomically
 from metta.eval.instance_info import running_on_ec2
 
 log = logging.getLogger(__name__)
@@ -190,9 +191,7 @@ class AWSPricingClient:
             data = {}
         data[key] = {"hourly": hourly, "time": time.time()}
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.cache_path)
+        write_text_atomically(self.cache_path, json.dumps(data))
 
 
 def _check_region(region: str) -> str:

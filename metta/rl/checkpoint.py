@@ -9,12 +9,13 @@ either the previous set or the new one, never a torn file.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
+
+from metta.common.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,7 @@ class CheckpointStore:
 
     def save(self, state: dict[str, Any], epoch: int) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"checkpoint_{epoch:07d}.pt"
-        tmp = path.with_suffix(".pt.tmp")
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        path = write_atomically(self.directory / f"checkpoint_{epoch:07d}.pt", lambda f: torch.save(state, f))
         for old in self.paths()[: -self.keep]:
             old.unlink()
         return path

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any, Optional
+
+from metta.common.files import write_text_atomically
 
 STEP_KEY = "metric/agent_step"
 
@@ -30,9 +31,7 @@ class MetricsFile:
         kept = [
             line for line in self.path.read_text().splitlines() if line and json.loads(line)["metric/epoch"] <= epoch
         ]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, self.path)
+        write_text_atomically(self.path, "".join(line + "\n" for line in kept))
 
     def log(self, row: dict[str, Any]) -> None:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}

@@ -8,6 +8,8 @@ from torch.nn import functional as F
 from metta.rl.config import TrainerConfig
 from metta.rl.experience import Minibatch
 
+LOSS_PARTS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")  # logged as losses/<name>
+
 
 def sample_actions(logits: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Actions drawn from softmax(logits) by inverse CDF, and their log-probabilities.
@@ -42,11 +44,7 @@ def ppo_loss(
 
     loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
     with torch.no_grad():
-        parts = {
-            "policy_loss": policy_loss,
-            "value_loss": value_loss,
-            "entropy": entropy,
-            "approx_kl": ((ratio - 1) - log_ratio).mean(),  # Schulman's low-variance estimator
-            "clipfrac": ((ratio - 1).abs() > cfg.clip_coef).float().mean(),
-        }
+        approx_kl = ((ratio - 1) - log_ratio).mean()  # Schulman's low-variance estimator
+        clipfrac = ((ratio - 1).abs() > cfg.clip_coef).float().mean()
+        parts = dict(zip(LOSS_PARTS, (policy_loss, value_loss, entropy, approx_kl, clipfrac)))
     return loss, parts

@@ -30,7 +30,7 @@ from metta.rl.distributed import World
 from metta.rl.evaluate import evaluate
 from metta.rl.experience import Experience
 from metta.rl.logger import STEP_KEY, MetricsFile, WandbLogger
-from metta.rl.ppo import ppo_loss, sample_actions
+from metta.rl.ppo import LOSS_PARTS, ppo_loss, sample_actions
 from metta.rl.stats import EpisodeStats, LossStats, PhaseTimer
 from metta.rl.vecenv import MultiprocessVecEnv
 
@@ -167,9 +167,7 @@ class Trainer:
     def metric_names(self) -> list[str]:
         """Every metric an epoch row can hold (for checking what thresholds watch)."""
         episode = [*(f"env_agent/{name}" for name in STAT_NAMES), "overview/reward", "overview/episode_length"]
-        losses = [
-            f"losses/{name}" for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "grad_norm")
-        ]
+        losses = [f"losses/{name}" for name in (*LOSS_PARTS, "grad_norm")]
         evals = ["eval/" + name.split("/", 1)[1] for name in episode]
         return [*episode, "overview/sps", "overview/episodes", "overview/learning_rate", *losses, *evals]
 

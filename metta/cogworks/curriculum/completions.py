@@ -10,7 +10,6 @@ after it.  This stream is what the reward time-series analysis reads.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
@@ -19,6 +18,8 @@ from typing import Any, Optional
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from metta.common.files import write_atomically, write_text_atomically
 
 SCHEMA = pa.schema(
     [
@@ -53,10 +54,8 @@ class CompletionWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.rows:
             table = pa.Table.from_pylist(self.rows, schema=SCHEMA)
-            path = self.directory / f"part-{self.parts_written:05d}.parquet"
-            tmp = path.with_suffix(".tmp")
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
+            part = self.directory / f"part-{self.parts_written:05d}.parquet"
+            write_atomically(part, lambda f: pq.write_table(table, f))
             self.parts_written += 1
             self.rows = []
         metadata = {
@@ -65,9 +64,7 @@ class CompletionWriter:
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "tasks": {str(task_id): info for task_id, info in self.tasks.items()},
         }
-        tmp = self.directory / "metadata.json.tmp"
-        tmp.write_text(json.dumps(metadata, indent=1))
-        os.replace(tmp, self.directory / "metadata.json")
+        write_text_atomically(self.directory / "metadata.json", json.dumps(metadata, indent=1))
 
     def state_dict(self) -> dict:
         return {"parts_written": self.parts_written, "tasks": self.tasks}
