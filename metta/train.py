@@ -23,9 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
 from metta.mettagrid import EnvConfig
+from metta.mettagrid.params import geometry, window_shape
 from metta.rl import distributed
 from metta.rl.config import TrainerConfig
-from metta.rl.trainer import Trainer, TrainingDiverged, window_shape
+from metta.rl.trainer import Trainer, TrainingDiverged
 
 log = logging.getLogger("metta.train")
 
@@ -56,7 +57,7 @@ def build(cfg: DictConfig, run_dir: Path, run_name: str) -> Run:
         raise ConfigError(f"device: {e}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device: {cfg.device!r} asked for CUDA, but torch sees no GPU")
-    policy = _call(_instantiate(cfg.policy, "policy"), "policy", window_shape=window_shape(env_cfg))
+    policy = _call(_instantiate(cfg.policy, "policy"), "policy", window_shape=window_shape(geometry(env_cfg.game)))
     optimizer_factory = _instantiate(OmegaConf.create(trainer_cfg.optimizer), "trainer.optimizer")
     _call(optimizer_factory, "trainer.optimizer", params=[torch.nn.Parameter(torch.zeros(1))])  # fail now, not later
     logger = _instantiate(cfg.wandb, "wandb")

@@ -20,12 +20,11 @@ from metta.mettagrid.core import AG_RETURN, ENV_TICK, reset_env, seed_rng, step_
 from metta.mettagrid.layout import (
     GRID_FEATURE_NAMES,
     NUM_ACTIONS,
-    NUM_GRID_FEATURES,
     SELF_FEATURE_NAMES,
     STAT_NAMES,
     observation_size,
 )
-from metta.mettagrid.params import allocate_params, allocate_state, geometry, write_params
+from metta.mettagrid.params import allocate_params, allocate_state, geometry, window_shape, write_params
 
 _STAT_KEYS = tuple(f"env_agent/{name}" for name in STAT_NAMES)
 
@@ -84,7 +83,7 @@ class MettaGridEnv:
     @property
     def window_shape(self) -> tuple[int, int, int]:
         """The first prod(window_shape) bytes of an observation, as (rows, cols, features)."""
-        return self.geometry.obs_h, self.geometry.obs_w, NUM_GRID_FEATURES
+        return window_shape(self.geometry)
 
     # -- protocol ---------------------------------------------------------------------
     def reset(self, seed: Optional[int] = None) -> tuple[np.ndarray, list[dict]]:

@@ -23,6 +23,11 @@ from metta.mettagrid.layout import (
 )
 
 
+def window_shape(geo: Geometry) -> tuple[int, int, int]:
+    """The first prod(window_shape) bytes of an observation, as (rows, cols, features)."""
+    return geo.obs_h, geo.obs_w, NUM_GRID_FEATURES
+
+
 def geometry(game: GameConfig) -> Geometry:
     mb = game.map_builder
     return Geometry(

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from metta.cogworks.curriculum import CompletionWriter, Curriculum, CurriculumEnv
 from metta.eval.performance_threshold_tracker import PerformanceThresholdTracker
 from metta.mettagrid import EnvConfig, MettaGridEnv
-from metta.mettagrid.layout import NUM_GRID_FEATURES, STAT_NAMES, observation_size
+from metta.mettagrid.layout import STAT_NAMES, observation_size
 from metta.rl import distributed
 from metta.rl.advantage import compute_gae
 from metta.rl.checkpoint import CheckpointStore
@@ -384,10 +384,6 @@ class Trainer:
             env = MettaGridEnv(cfgs, num_envs=self.cfg.num_envs, seed=self.seed, first_env_id=first_env)
         writer = CompletionWriter(self.run_dir, self.seed) if self.world.is_main else None
         return CurriculumEnv(env, self.curriculum, tasks, writer, first_env, self.agents * self.world.size)
-
-
-def window_shape(env_cfg: EnvConfig) -> tuple[int, int, int]:
-    return env_cfg.game.obs_height, env_cfg.game.obs_width, NUM_GRID_FEATURES
 
 
 def _si(x: float) -> str:

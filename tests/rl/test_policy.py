@@ -3,9 +3,9 @@
 import torch
 
 from metta.mettagrid import MettaGridEnv, make_arena_easy_shaped
+from metta.mettagrid.params import geometry, window_shape
 from metta.rl.experience import Experience
 from metta.rl.policy import ConvPolicy
-from metta.rl.trainer import window_shape
 
 
 def env_obs(steps=6):
@@ -21,7 +21,7 @@ def env_obs(steps=6):
 
 def test_feed_forward_policy_treats_time_and_batch_alike():
     torch.manual_seed(0)
-    policy = ConvPolicy(window_shape(make_arena_easy_shaped()))
+    policy = ConvPolicy(window_shape(geometry(make_arena_easy_shaped().game)))
     obs = env_obs()
     logits, values, state = policy(obs)
     assert logits.shape == (6, 24, 19) and values.shape == (6, 24) and state is None
@@ -32,7 +32,7 @@ def test_feed_forward_policy_treats_time_and_batch_alike():
 def test_lstm_sequence_pass_equals_stepping_with_resets():
     """Training runs a segment in one call; it must give what the rollout saw step by step."""
     torch.manual_seed(0)
-    policy = ConvPolicy(window_shape(make_arena_easy_shaped()), lstm=True)
+    policy = ConvPolicy(window_shape(geometry(make_arena_easy_shaped().game)), lstm=True)
     obs = env_obs()
     resets = torch.zeros(6, 24, dtype=torch.bool)
     resets[0] = True

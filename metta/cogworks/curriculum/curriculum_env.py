@@ -41,7 +41,7 @@ class CurriculumEnv:
         self.writer = writer
         self.first_env_id = first_env_id
         self.current = list(tasks)
-        self.queued = [self._queue(e) for e in range(len(tasks))]
+        self.queued = list(tasks)  # the env was built with these: they are what its reset will run
         self.started = [time.perf_counter()] * len(tasks)
         self.completion_index: dict[int, int] = {}
         self.awaiting_advantage: list[list[tuple]] = [[] for _ in tasks]  # per env, oldest first
