@@ -24,3 +24,9 @@ def test_bench_vecenv_measures_both_backends():
     result = bench("vecenv", "--workers", "2")
     assert result["workers"] == 2
     assert result["serial_sps_median"] > 0 and result["multiprocess_sps_median"] > 0
+
+
+def test_bench_env_with_curriculum_reports_the_wrappers_share():
+    result = bench("env", "--task", "arena_easy_shaped", "--curriculum")
+    assert result["curriculum_env_sps_median"] > 0
+    assert 0 <= result["curriculum_env_completion_time_pct"] < 100

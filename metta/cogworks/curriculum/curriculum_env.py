@@ -44,6 +44,7 @@ class CurriculumEnv:
         self.queued = list(tasks)  # the env was built with these: they are what its reset will run
         self.started = [time.perf_counter()] * len(tasks)
         self.completion_index: dict[int, int] = {}
+        self.completion_seconds = 0.0  # wall time spent on finished episodes (the wrapper's own work)
         self.awaiting_advantage: list[list[tuple]] = [[] for _ in tasks]  # per env, oldest first
         self.agent_step = 0
         self.sps = 0.0
@@ -85,6 +86,10 @@ class CurriculumEnv:
 
     def _complete(self, infos: list[dict]) -> None:
         now = time.perf_counter()
+        self._handle(infos, now)
+        self.completion_seconds += time.perf_counter() - now
+
+    def _handle(self, infos: list[dict], now: float) -> None:
         for info in infos:
             e = info["env_id"] - self.first_env_id
             task = self.current[e]
