@@ -1,14 +1,18 @@
-"""`python -m metta.bench env|vecenv|train`: throughput of a hot path, printed as one JSON line.
+"""`python -m metta.bench [breakdown|env|vecenv|train|...]`: throughput of a hot path, as one JSON line.
 
-Agent steps per second = environment steps x agents / seconds, random actions.  `env`: the
-batched environment in this process.  `vecenv`: the serial backend and the multiprocess
-backend (shared-memory workers) measured alternately in the same sitting.  `train`: whole
-PPO epochs (rollout with the policy, GAE, update) of the trainer `python -m metta.train`
-builds, from the same configs and overrides, in agent steps per second of wall time.
+Agent steps per second = environment steps x agents / seconds.  `breakdown` (the default) takes
+one configuration, with the same Hydra overrides as `python -m metta.train`, and measures it
+layer by layer in one sitting: the batched env alone (the serial backend), the env in
+CurriculumEnv with the run's curriculum, the multiprocess backend with the run's worker count
+(random actions for these three), and end-to-end training (whole trainer epochs with their
+checkpoints and evaluations) with the trainer's phase profile.  `--compare OVERRIDES` measures
+a second configuration (the first plus these overrides) run for run alternately with the first
+and prints the ratios: the machine is shared and noisy, so only same-sitting ratios compare.
+`env`: the batched environment in this process.  `vecenv`: the serial backend and the
+multiprocess backend measured alternately.  `train`: PPO epochs alone (no evaluation).
 With `--anchor-python`, the reference engine (../shared/anchors/mettagrid_arena_sps.py, run by
 that interpreter) is measured in the same sitting, run for run alternating with ours, and the
-ratio of the medians is reported: the machine is shared and noisy, so only same-run ratios
-compare.
+ratio of the medians is reported.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ import sys
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from metta.cogworks.curriculum import Curriculum
+    from metta.mettagrid import EnvConfig
+    from metta.rl.trainer import Trainer
 
 _ANCHOR = Path(__file__).resolve().parents[1].parent / "shared" / "anchors" / "mettagrid_arena_sps.py"
 _TASKS = {"arena": "make_arena", "arena_easy_shaped": "make_arena_easy_shaped"}
@@ -33,30 +44,35 @@ def _make(task: str):
     return getattr(builders, _TASKS[task])()
 
 
-def bench_env(task: str, num_envs: int, seconds: float, seed: int = 0, workers: int = 0) -> float:
+def bench_env(task: str | EnvConfig, num_envs: int, seconds: float, seed: int = 0, workers: int = 0) -> float:
     """`workers` = 0: the serial batched env; else the multiprocess backend with that many workers."""
     from metta.mettagrid import MettaGridEnv
     from metta.rl.vecenv import MultiprocessVecEnv
 
+    cfg = _make(task) if isinstance(task, str) else task
     if workers:
-        env = MultiprocessVecEnv(_make(task), num_envs=num_envs, num_workers=workers, seed=seed)
+        env = MultiprocessVecEnv(cfg, num_envs=num_envs, num_workers=workers, seed=seed)
     else:
-        env = MettaGridEnv(_make(task), num_envs=num_envs, seed=seed)
+        env = MettaGridEnv(cfg, num_envs=num_envs, seed=seed)
     try:
         return _run(env, seconds, seed)[0]
     finally:
         env.close()
 
 
-def bench_curriculum_env(task: str, num_envs: int, seconds: float, seed: int = 0) -> tuple[float, float]:
-    """The env in CurriculumEnv (tasks from a learning-progress curriculum): agent-steps/s, and
-    the share of wall time the wrapper spent on finished episodes, timed inside it (a figure
-    the machine's noise does not swamp, unlike the difference of two SPS runs)."""
+def bench_curriculum_env(
+    task: str, num_envs: int, seconds: float, seed: int = 0, curriculum: Curriculum | None = None
+) -> tuple[float, float]:
+    """The env in CurriculumEnv: agent-steps/s, and the share of wall time the wrapper spent on
+    finished episodes, timed inside it (a figure the machine's noise does not swamp, unlike the
+    difference of two SPS runs).  Tasks come from `curriculum`, by default a learning-progress
+    curriculum of 16 bucketed variants of `task`."""
     from metta.cogworks.curriculum import BucketedTaskGenerator, Curriculum, CurriculumEnv, LearningProgress
     from metta.mettagrid import MettaGridEnv
 
-    generator = BucketedTaskGenerator(env=_make(task), buckets={"game.agent.rewards.inventory.heart": [0.5, 1.0]})
-    curriculum = Curriculum(generator, num_active_tasks=16, algorithm=LearningProgress(), seed=seed)
+    if curriculum is None:
+        generator = BucketedTaskGenerator(env=_make(task), buckets={"game.agent.rewards.inventory.heart": [0.5, 1.0]})
+        curriculum = Curriculum(generator, num_active_tasks=16, algorithm=LearningProgress(), seed=seed)
     tasks = [curriculum.get_task() for _ in range(num_envs)]
     env = CurriculumEnv(MettaGridEnv([t.env_cfg for t in tasks], num_envs=num_envs, seed=seed), curriculum, tasks)
     try:
@@ -108,6 +124,12 @@ def _anchor_run(python: str, script: Path, seconds: float) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m metta.bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
+    bd_p = sub.add_parser("breakdown", help="one configuration layer by layer (the default); --compare two")
+    bd_p.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m metta.train")
+    bd_p.add_argument("--compare", metavar="OVERRIDES", help="a second configuration: these overrides on top (quoted)")
+    bd_p.add_argument("--seconds", type=float, default=4.0, help="length of one env, CurriculumEnv or vecenv run")
+    bd_p.add_argument("--train-seconds", type=float, default=15.0, help="length of one training run")
+    bd_p.add_argument("--runs", type=int, default=3)
     env_p = sub.add_parser("env", help="batched environment stepping, one process")
     env_p.add_argument("--task", choices=sorted(_TASKS), default="arena")
     env_p.add_argument("--envs", type=int, default=16, help="environments stepped per call")
@@ -134,7 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     train_p.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m metta.train")
     train_p.add_argument("--seconds", type=float, default=20.0, help="length of one run")
     train_p.add_argument("--runs", type=int, default=3)
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in sub.choices and argv[0] not in ("-h", "--help"):
+        argv = ["breakdown", *argv]
     args = parser.parse_args(argv)
+    if args.what == "breakdown":
+        print(json.dumps(_bench_breakdown(args)))
+        return
     if args.what in ("vecenv", "train"):
         print(json.dumps(_bench_vecenv(args) if args.what == "vecenv" else _bench_train(args)))
         return
@@ -232,49 +260,136 @@ def _bench_reward_metrics(args) -> dict:
 
 
 def _bench_train(args) -> dict:
-    import tempfile
-
-    import torch
-    from hydra import compose, initialize_config_dir
-
-    from metta.train import build
-
-    configs = Path(__file__).resolve().parents[1] / "configs"
-    overrides = ["wandb=disabled", "trainer.evaluate_interval=0", *args.overrides]
-    with initialize_config_dir(config_dir=str(configs), version_base=None):
-        cfg = compose("train", overrides=overrides)
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = build(cfg, Path(run_dir), "bench").trainer
-        trainer.start()
-        try:
-            t0 = time.perf_counter()
-            for _ in range(2):  # compile the env core, warm the allocator
-                trainer.train_epoch()
-            warmup_s = time.perf_counter() - t0
-            runs, phases = [], []
-            for _ in range(args.runs):
-                trainer.timer.total = dict.fromkeys(trainer.timer.total, 0.0)
-                steps, start = trainer.agent_step, time.perf_counter()
-                while time.perf_counter() - start < args.seconds:
-                    trainer.train_epoch()
-                runs.append((trainer.agent_step - steps) / (time.perf_counter() - start))
-                phases.append(dict(trainer.timer.total))
-        finally:
-            trainer.close()
-    median = statistics.median(runs)
-    profile = phases[runs.index(median)] if median in runs else phases[-1]
-    whole = sum(profile.values())
+    setup = _Setup(["trainer.evaluate_interval=0", *args.overrides])
+    try:
+        warmup_s = setup.warm_up()
+        runs = [setup.train_sps(args.seconds) for _ in range(args.runs)]
+    finally:
+        setup.close()
     return {
         "bench": "train",
         "overrides": args.overrides,
-        "device": str(trainer.device),
-        "torch_threads": torch.get_num_threads(),
-        "agents": trainer.agents,
-        "batch_size": trainer.cfg.batch_size,
+        **setup.describe(),
         "warmup_s": round(warmup_s, 2),
         "agent_sps_runs": [round(r) for r in runs],
-        "agent_sps_median": round(median),
-        "phase_share": {k: round(v / whole, 3) for k, v in profile.items() if v},
+        "agent_sps_median": round(statistics.median(runs)),
+        "phase_share": setup.phase_share(runs),
+    }
+
+
+class _Setup:
+    """One configuration, built as `python -m metta.train` builds it (WandB off, a temporary run
+    directory), and its measures.  `train_sps` runs whole trainer steps: the epoch, then the
+    checkpoint and evaluation when due, as a run pays them."""
+
+    def __init__(self, overrides: list[str]) -> None:
+        import tempfile
+
+        from hydra import compose, initialize_config_dir
+        from hydra.errors import HydraException
+        from hydra.utils import instantiate
+
+        from metta.train import ConfigError, build
+
+        self.overrides = overrides
+        configs = Path(__file__).resolve().parents[1] / "configs"
+        self._run_dir = tempfile.TemporaryDirectory()
+        try:
+            with initialize_config_dir(config_dir=str(configs), version_base=None):
+                self.cfg = compose("train", overrides=["wandb=disabled", *overrides])
+            self.trainer: Trainer = build(self.cfg, Path(self._run_dir.name), "bench").trainer
+        except (ConfigError, HydraException) as e:
+            self._run_dir.cleanup()
+            print(f"config error: {e}", file=sys.stderr)
+            sys.exit(2)
+        self._make_curriculum = lambda: instantiate(self.cfg.curriculum, _convert_="all")
+        self.phases: list[dict[str, float]] = []
+
+    def describe(self) -> dict:
+        import torch
+
+        t = self.trainer
+        return {"device": str(t.device), "torch_threads": torch.get_num_threads(), "agents": t.agents,
+                "batch_size": t.cfg.batch_size}  # fmt: skip
+
+    def warm_up(self) -> float:
+        """Start the trainer and run two epochs (compile the env core, warm the allocator)."""
+        t0 = time.perf_counter()
+        self.trainer.start()
+        for _ in range(2):
+            self.trainer.step()
+        return time.perf_counter() - t0
+
+    @property
+    def workers(self) -> int:
+        return self.trainer.cfg.workers()
+
+    def env_sps(self, seconds: float, workers: int = 0) -> float:
+        return bench_env(self.trainer.env_cfg, self.trainer.cfg.num_envs, seconds, seed=1, workers=workers)
+
+    def curriculum_env_sps(self, seconds: float) -> float:
+        return bench_curriculum_env("", self.trainer.cfg.num_envs, seconds, seed=1, curriculum=self._make_curriculum())[0]
+
+    def train_sps(self, seconds: float) -> float:
+        t = self.trainer
+        t.timer.total = dict.fromkeys(t.timer.total, 0.0)
+        steps, start = t.agent_step, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            t.step()
+        self.phases.append(dict(t.timer.total))
+        return (t.agent_step - steps) / (time.perf_counter() - start)
+
+    def phase_share(self, runs: list[float]) -> dict[str, float]:
+        """The trainer's phase profile of the median run."""
+        median = statistics.median(runs)
+        profile = self.phases[runs.index(median)] if median in runs else self.phases[-1]
+        whole = sum(profile.values())
+        return {k: round(v / whole, 3) for k, v in profile.items() if v}
+
+    def close(self) -> None:
+        self.trainer.close()
+        self._run_dir.cleanup()
+
+
+_LAYERS = ("env", "curriculum_env", "multiprocess", "train")
+
+
+def _bench_breakdown(args) -> dict:
+    """Each layer of one configuration (and of `--compare`'s, alternately), in agent-steps/s."""
+    setups = [_Setup(args.overrides)]
+    if args.compare is not None:
+        setups.append(_Setup([*args.overrides, *args.compare.split()]))
+    try:
+        for setup in setups:
+            setup.warm_up()
+        runs: list[dict[str, list[float]]] = [{layer: [] for layer in _LAYERS} for _ in setups]
+        for _ in range(args.runs):
+            for setup, out in zip(setups, runs):
+                out["env"].append(setup.env_sps(args.seconds))
+                out["curriculum_env"].append(setup.curriculum_env_sps(args.seconds))
+                out["multiprocess"].append(setup.env_sps(args.seconds, workers=setup.workers))
+                out["train"].append(setup.train_sps(args.train_seconds))
+        results = [_layers(setup, out) for setup, out in zip(setups, runs)]
+    finally:
+        for setup in setups:
+            setup.close()
+    if len(results) == 1:
+        return {"bench": "breakdown", **results[0]}
+    a, b = results
+    ratios = {layer: round(b["agent_sps"][layer] / a["agent_sps"][layer], 3) for layer in _LAYERS}
+    return {"bench": "compare", "a": a, "b": b, "ratio_b_vs_a": ratios}
+
+
+def _layers(setup: _Setup, runs: dict[str, list[float]]) -> dict:
+    medians = {layer: round(statistics.median(values)) for layer, values in runs.items()}
+    return {
+        "overrides": setup.overrides,
+        **setup.describe(),
+        "workers": setup.workers,
+        "agent_sps": medians,
+        "agent_sps_runs": {layer: [round(v) for v in values] for layer, values in runs.items()},
+        "curriculum_env_overhead_pct": round(100 * (1 - medians["curriculum_env"] / medians["env"]), 1),
+        "train_phase_share": setup.phase_share(runs["train"]),
     }
 
 

@@ -28,16 +28,18 @@ def _check_items(resources: dict[str, int], what: str) -> dict[str, int]:
     return resources
 
 
-# One weight and one optional per-episode cap per item: `ore_red: 0.1`, `ore_red_max: 1`.
+# One weight and one optional cap per item: `ore_red: 0.1`, `ore_red_max: 1`.  The cap counts items,
+# as in converter-era MettaGrid: `ore_red_max: 1` rewards the first ore held (0.1 at most), so
+# hoarding pays little and an item is worth converting as soon as a second one is held.
 _reward_fields: dict = {}
 for _item in ITEM_NAMES:
     _reward_fields[_item] = (float, Field(default=0.0, description=f"reward per {_item} held"))
     _reward_fields[f"{_item}_max"] = (
         Optional[float],
-        Field(default=None, description=f"cap on the reward from {_item} in one episode (None: no cap)"),
+        Field(default=None, description=f"most {_item} items held that are rewarded (None: no cap)"),
     )
 InventoryRewards = create_model("InventoryRewards", __base__=Config, **_reward_fields)
-InventoryRewards.__doc__ = "Reward = sum over items of min(weight * amount held, cap); paid as it changes."
+InventoryRewards.__doc__ = "Reward = sum over items of weight * min(amount held, cap); paid as it changes."
 
 
 class AgentRewards(Config):

@@ -56,7 +56,7 @@ State = namedtuple(
         "feat",  # uint8[E, H + obs_h - 1, (W + obs_w - 1) * features] padded feature grid
         "ag",  # int32[E, A, AG_FIELDS]
         "ag_inv",  # int32[E, A, items]
-        "ag_reward",  # float32[E, A, 2]: AG_LEVEL (sum of capped item rewards held), AG_RETURN
+        "ag_reward",  # float32[E, A, 2]: AG_LEVEL (reward value of the items held), AG_RETURN
         "stats",  # float32[E, A, stats]
         "cv",  # int32[E, M, CV_FIELDS] converters
         "cv_inv",  # int32[E, M, items]
@@ -80,7 +80,7 @@ Params = namedtuple(
     [
         "conv",  # int32[E, kinds, CONV_FIELDS] converter recipe and timing per kind
         "items",  # int32[E, ITEM_ROWS, items]
-        "rew",  # float32[E, 2, items]: REW_WEIGHT, REW_CAP (inf: no cap)
+        "rew",  # float32[E, 2, items]: REW_WEIGHT, REW_CAP (most items of a kind rewarded; inf: no cap)
         "misc",  # int32[E, MISC_FIELDS]
         "room_map",  # int32[E, room cells] fixed layout: kind, -1 agent; all -2 when placed at random
     ],
@@ -357,7 +357,7 @@ def _reward_level(st, pr, e, a):
     for i in range(NUM_ITEMS):
         w = pr.rew[e, REW_WEIGHT, i]
         if w != 0.0:
-            level += min(w * st.ag_inv[e, a, i], pr.rew[e, REW_CAP, i])
+            level += w * min(np.float32(st.ag_inv[e, a, i]), pr.rew[e, REW_CAP, i])
     return level
 
 

@@ -50,6 +50,11 @@ class TrainerConfig(BaseModel):
     eval_episodes: int = Field(2, ge=1, description="deterministic episodes per evaluation, one env each")
     compile: bool = Field(False, description="torch.compile the policy")
     progress_interval_s: float = Field(10.0, ge=0, description="seconds between progress lines (0: every epoch)")
+    sps_drop_warning: float = Field(
+        0.2, ge=0, lt=1, description="warn when SPS stays this fraction below the early-run median (0: never)"
+    )
+    sps_drop_epochs: int = Field(10, ge=1, description="consecutive slow epochs before that warning")
+    sps_baseline_epochs: int = Field(20, ge=1, description="epochs (after two warm-up ones) whose median SPS is the reference")
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainerConfig":

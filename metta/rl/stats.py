@@ -1,15 +1,20 @@
-"""Per-epoch statistics: episode infos into means, losses into means, and the phase profile."""
+"""Per-epoch statistics: episode infos into means, losses into means, the phase profile, and
+the watch for runs that get slower over time."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Iterable
+from typing import Iterable, Optional
 
 import torch
 
-PHASES = ("env", "forward", "copy", "learn", "stats")
+# Timed phases: an epoch's rollout (env, forward, copy) and update (learn), the bookkeeping
+# (stats), and the duties after some epochs (checkpoint, eval).  `timing/<phase>` is the time
+# spent in it since the previous metrics row.
+PHASES = ("env", "forward", "copy", "learn", "stats", "checkpoint", "eval")
 
 
 class EpisodeStats:
@@ -88,3 +93,52 @@ class PhaseTimer:
         for phase, seconds in sorted(self.total.items(), key=lambda kv: -kv[1]):
             lines.append(f"{phase:<8} {seconds:9.1f} {100 * seconds / whole:5.1f}%")
         return "\n".join(lines)
+
+
+class SlowdownWatch:
+    """Spec 003's "gets slower over time": a warning when `overview/sps` stays more than `drop`
+    below the run's early median for `patience` epochs in a row, naming the phase whose time
+    per epoch grew most.  The early median is taken over `baseline_epochs` epochs after the
+    first two (which compile and warm up); a resumed run takes its own.  One warning per
+    slowdown: SPS must recover before another is given."""
+
+    WARMUP_EPOCHS = 2
+
+    def __init__(self, drop: float, patience: int, baseline_epochs: int) -> None:
+        self.drop, self.patience, self.baseline_epochs = drop, patience, baseline_epochs
+        self._seen = 0
+        self._early: list[dict[str, float]] = []
+        self._slow: list[dict[str, float]] = []
+        self._warned = False
+
+    def update(self, row: dict[str, float]) -> Optional[str]:
+        """Feed one epoch's row (`overview/sps`, `timing/*`); returns a warning when one is due."""
+        sample = {key: value for key, value in row.items() if key == "overview/sps" or key.startswith("timing/")}
+        self._seen += 1
+        if self.drop <= 0 or self._seen <= self.WARMUP_EPOCHS:
+            return None
+        if len(self._early) < self.baseline_epochs:
+            self._early.append(sample)
+            return None
+        early_sps = _median(self._early, "overview/sps")
+        if sample["overview/sps"] >= (1 - self.drop) * early_sps:
+            self._slow.clear()
+            self._warned = False
+            return None
+        self._slow.append(sample)
+        if len(self._slow) < self.patience or self._warned:
+            return None
+        self._warned = True
+        now = _median(self._slow, "overview/sps")
+        phases = [key for key in sample if key.startswith("timing/")]
+        growth = {key: _median(self._slow, key) - _median(self._early, key) for key in phases}
+        grew = max(growth, key=growth.get)
+        return (
+            f"SPS has stayed more than {100 * self.drop:.0f}% below this run's early median for "
+            f"{len(self._slow)} epochs: {now:,.0f} vs {early_sps:,.0f} agent steps/s ({100 * (1 - now / early_sps):.0f}% "
+            f"slower); {grew} grew most, {_median(self._early, grew):.3f} -> {_median(self._slow, grew):.3f} s per epoch"
+        )
+
+
+def _median(samples: list[dict[str, float]], key: str) -> float:
+    return statistics.median(sample.get(key, 0.0) for sample in samples)

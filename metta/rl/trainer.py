@@ -31,7 +31,7 @@ from metta.rl.evaluate import evaluate
 from metta.rl.experience import Experience
 from metta.rl.logger import STEP_KEY, MetricsFile, WandbLogger
 from metta.rl.ppo import LOSS_PARTS, ppo_loss, sample_actions
-from metta.rl.stats import EpisodeStats, LossStats, PhaseTimer
+from metta.rl.stats import EpisodeStats, LossStats, PhaseTimer, SlowdownWatch
 from metta.rl.vecenv import MultiprocessVecEnv
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class Trainer:
             state_size=state_size,
         )
         self.timer = PhaseTimer()
+        self.slowdown = SlowdownWatch(cfg.sps_drop_warning, cfg.sps_drop_epochs, cfg.sps_baseline_epochs)
         self.episode_stats, self.loss_stats = EpisodeStats(), LossStats()
         self.latest: dict[str, float] = {}
         self.episode_advantage_sum = torch.zeros(cfg.num_envs, dtype=torch.float64)  # lp_input: gae
@@ -107,22 +108,9 @@ class Trainer:
         """Train to total_timesteps (or until `stop_requested`, checked between epochs), with
         checkpoints, evaluations, logs and progress lines; a final checkpoint either way."""
         self.start()
-        last_checkpoint, last_progress = time.time(), 0.0
         try:
             while self.agent_step < self.cfg.total_timesteps and not self._should_stop():
-                row = self.train_epoch()
-                if self._checkpoint_due(last_checkpoint):
-                    self._save_checkpoint()
-                    last_checkpoint = time.time()
-                if self.cfg.evaluate_interval and self.epoch % self.cfg.evaluate_interval == 0:
-                    row.update(self._evaluate())
-                if self.tracker is not None:
-                    self.tracker.update(row, self.agent_step, self.total_time)
-                    row.update(self.tracker.get_wandb_metrics())
-                self._log(row)
-                if time.time() - last_progress >= self.cfg.progress_interval_s:
-                    self._progress(row)
-                    last_progress = time.time()
+                self.step()
             self._save_checkpoint()
             self._summarize()
         finally:
@@ -141,7 +129,24 @@ class Trainer:
         self.stop_requested = bool(distributed.mean(flag, self.world) > 0)
         return self.stop_requested
 
+    def step(self) -> dict[str, Any]:
+        """One epoch and what is due after it: checkpoint, evaluation, thresholds, logs, progress."""
+        row = self.train_epoch()
+        if self._checkpoint_due():
+            self._save_checkpoint()
+        if self.cfg.evaluate_interval and self.epoch % self.cfg.evaluate_interval == 0:
+            row.update(self._evaluate())
+        if self.tracker is not None:
+            self.tracker.update(row, self.agent_step, self.total_time)
+            row.update(self.tracker.get_wandb_metrics())
+        self._log(row)
+        if time.time() - self._last_progress >= self.cfg.progress_interval_s:
+            self._progress(row)
+            self._last_progress = time.time()
+        return row
+
     def start(self) -> None:
+        self._last_checkpoint, self._last_progress = time.time(), 0.0
         if self.world.is_main:
             self.logger.start(self.run_name, self.run_dir, self.config_record)
         self.env.agent_step = self.agent_step
@@ -279,6 +284,9 @@ class Trainer:
         row.update(self.curriculum.stats())
         row.update(self.loss_stats.pop())
         row.update(self.timer.pop())
+        warning = self.slowdown.update(row)
+        if warning and self.world.is_main:
+            log.warning("%s", warning)
         self.latest.update({k: v for k, v in row.items() if k.startswith(("env_agent/", "overview/reward"))})
         return row
 
@@ -303,17 +311,24 @@ class Trainer:
     def _evaluate(self) -> dict[str, float]:
         if not self.world.is_main:
             return {}
-        with self.timer("stats"):
+        with self.timer("eval"):
             return evaluate(self.policy, self.env_cfg, self.cfg.eval_episodes, self.seed, self.device)
 
     # -- checkpoints ------------------------------------------------------------------
-    def _checkpoint_due(self, last: float) -> bool:
+    def _checkpoint_due(self) -> bool:
         every_s = self.cfg.checkpoint_interval_s
-        return self.epoch % self.cfg.checkpoint_interval == 0 or (every_s is not None and time.time() - last >= every_s)
+        return self.epoch % self.cfg.checkpoint_interval == 0 or (
+            every_s is not None and time.time() - self._last_checkpoint >= every_s
+        )
 
     def _save_checkpoint(self) -> None:
+        self._last_checkpoint = time.time()
         if not self.world.is_main or self.epoch == self._saved_epoch:
             return
+        with self.timer("checkpoint"):
+            self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
         state = {
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),

@@ -10,19 +10,34 @@ from tests.mettagrid.helpers import View, action, room_env, rotate, step1
 MINE_WITH_ORE = {"output_resources": {"ore_red": 1}, "initial_resource_count": 3, "conversion_ticks": 1000}
 
 
-def test_reward_is_the_change_in_capped_inventory_value():
+def test_reward_is_the_change_in_value_of_the_items_held_up_to_the_cap_count():
+    """`ore_red_max: 2` rewards at most two ore held (converter-era MettaGrid): a third is worth
+    nothing, so giving it to a generator costs nothing, while giving one of two costs 0.1."""
     env = room_env(
         ["m@g"],
         game__objects__mine_red=MINE_WITH_ORE,
-        game__agent__rewards={"inventory": {"ore_red": 0.1, "ore_red_max": 0.25}},
+        game__objects__generator_red={"input_resources": {"ore_red": 1}, "output_resources": {"battery_red": 1},
+                                      "max_output": 5, "conversion_ticks": 1000},  # fmt: skip
+        game__agent__rewards={"inventory": {"ore_red": 0.1, "ore_red_max": 2}},
     )
     step1(env, rotate("left"))
     _, rewards, *_ = step1(env, action("get_items"))
-    assert rewards[0] == pytest.approx(0.25)  # 3 ore = 0.3, capped at 0.25
+    assert rewards[0] == pytest.approx(0.2)  # 3 ore held, 2 of them rewarded
     step1(env, rotate("right"))
     _, rewards, *_ = step1(env, action("put_items"))
-    assert rewards[0] == pytest.approx(-0.05)  # 2 ore = 0.2
-    assert env.state.ag_reward[0, 0, AG_RETURN] == pytest.approx(0.2)
+    assert rewards[0] == pytest.approx(0.0)  # 2 ore left: still 0.2
+    assert View(env).inv("ore_red") == 2
+    # holding two, giving one away costs its 0.1
+    env = room_env(
+        ["m@g"],
+        game__objects__mine_red=MINE_WITH_ORE,
+        game__agent__rewards={"inventory": {"ore_red": 0.1, "ore_red_max": 2}},
+        game__agent__initial_inventory={"ore_red": 2},
+    )
+    step1(env, rotate("right"))
+    _, rewards, *_ = step1(env, action("put_items"))
+    assert rewards[0] == pytest.approx(-0.1)  # 1 ore left: 0.1
+    assert env.state.ag_reward[0, 0, AG_RETURN] == pytest.approx(-0.1)
 
 
 def test_episode_info_has_env_agent_means_of_every_stat():

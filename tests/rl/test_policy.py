@@ -69,3 +69,40 @@ def test_minibatches_cover_every_segment_once_with_its_state():
             assert mb.state[0][j].item() == step0  # the state stored at the segment's start
             seen.append((step0, agent))
     assert sorted(seen) == sorted((s, a) for s in (0, 4) for a in range(3))
+
+
+def test_first_policy_gives_every_action_type_the_same_share():
+    from collections import defaultdict
+
+    from metta.mettagrid.layout import ACTIONS
+
+    torch.manual_seed(0)
+    policy = ConvPolicy(window_shape(geometry(make_arena_easy_shaped().game)))
+    probs = policy(env_obs(1))[0].softmax(-1).mean((0, 1))
+    per_type = defaultdict(float)
+    for (name, _), p in zip(ACTIONS, probs.tolist()):
+        per_type[name] += p
+    assert max(per_type.values()) - min(per_type.values()) < 0.01  # attack's 9 targets share 1/7
+    uniform = ConvPolicy(window_shape(geometry(make_arena_easy_shaped().game)), action_prior="uniform")
+    assert uniform(env_obs(1))[0].softmax(-1).mean((0, 1))[ACTIONS.index(("attack", 1))] > 0.05
+
+
+def test_encoder_is_given_the_heading_and_the_cell_in_front():
+    """What put/get act on: turning towards a mine, a generator or an altar changes exactly
+    the heading and front-cell inputs of the encoder's first layer."""
+    from metta.mettagrid.layout import GRID_FEATURE
+    from tests.mettagrid.helpers import room_env, rotate, step1
+
+    env = room_env([".m.", "g@a", "..."])
+    policy = ConvPolicy((11, 11, 13))
+    seen = {}
+    policy.encoder.register_forward_hook(lambda module, inputs, output: seen.update(x=inputs[0][0]))
+    for heading, (direction, thing) in enumerate(
+        [("up", "mine_red"), ("down", None), ("left", "generator_red"), ("right", "altar")]
+    ):
+        obs = step1(env, rotate(direction))[0]
+        policy.encode(torch.from_numpy(obs))
+        front, one_hot = seen["x"][-13:], seen["x"][-17:-13]
+        assert one_hot.tolist() == [float(i == heading) for i in range(4)]
+        kinds = {name for name in ("mine_red", "generator_red", "altar") if front[GRID_FEATURE[name]] > 0}
+        assert kinds == ({thing} if thing else set())
