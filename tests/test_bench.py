@@ -5,11 +5,13 @@ import subprocess
 import sys
 
 
-def bench(*args: str) -> dict:
+QUICK = ("--seconds", "0.2", "--runs", "1")
+
+
+def bench(*args: str, quick=(*QUICK, "--envs", "2")) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "metta.bench", *args, "--seconds", "0.2", "--runs", "1", "--envs", "2"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip().splitlines()  # fmt: skip
+        [sys.executable, "-m", "metta.bench", *args, *quick], check=True, capture_output=True, text=True
+    ).stdout.strip().splitlines()
     assert len(out) == 1
     return json.loads(out[0])
 
@@ -36,12 +38,7 @@ TINY = ["trainer.num_envs=2", "trainer.batch_size=768", "trainer.minibatch_size=
 
 
 def run_bench(*args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "metta.bench", *args, "--seconds", "0.2", "--train-seconds", "0.5", "--runs", "1"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip().splitlines()  # fmt: skip
-    assert len(out) == 1
-    return json.loads(out[0])
+    return bench(*args, quick=(*QUICK, "--train-seconds", "0.5"))
 
 
 def test_bench_without_a_subcommand_breaks_one_configuration_down_layer_by_layer():

@@ -106,3 +106,26 @@ def test_gae_input_waits_for_the_trainers_advantages(tmp_path):
     assert env.curriculum.completions.sum() == len(infos)
     scored = env.curriculum.algorithm.fast[env.curriculum.algorithm.count > 0]
     assert set(np.round(scored, 6)) <= {0.0, 0.25}
+
+
+def test_one_task_through_the_wrapper_plays_exactly_as_the_bare_env():
+    """Spec 003's suspect "CurriculumEnv on/off": with one task (the arena recipe) the wrapper
+    changes nothing the agents see or earn, step for step, across episode ends and resets."""
+    from metta.cogworks.curriculum import SingleTaskGenerator
+
+    cfg = make_arena_easy_shaped()
+    cfg.game.max_steps = 25
+    curriculum = Curriculum(SingleTaskGenerator(cfg), num_active_tasks=1, seed=0)
+    tasks = [curriculum.get_task() for _ in range(2)]
+    wrapped = CurriculumEnv(MettaGridEnv([t.env_cfg for t in tasks], num_envs=2, seed=4), curriculum, tasks)
+    bare = MettaGridEnv(cfg, num_envs=2, seed=4)
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(wrapped.reset(4)[0], bare.reset(4)[0])
+    ended = 0
+    for _ in range(80):
+        actions = rng.integers(0, 19, bare.num_agents)
+        got, want = wrapped.step(actions), bare.step(actions)
+        for a, b in zip(got[:4], want[:4]):
+            np.testing.assert_array_equal(a, b)
+        ended += len(want[4])
+    assert ended == 6  # three episodes of each env went through a reset
