@@ -9,7 +9,7 @@ checkpoints and evaluations) with the trainer's phase profile.  `--compare OVERR
 a second configuration (the first plus these overrides) run for run alternately with the first
 and prints the ratios: the machine is shared and noisy, so only same-sitting ratios compare.
 `env`: the batched environment in this process.  `vecenv`: the serial backend and the
-multiprocess backend measured alternately.  `train`: PPO epochs alone (no evaluation).
+multiprocess backend measured alternately.  `train`: end-to-end training alone (no evaluation).
 With `--anchor-python`, the reference engine (../shared/anchors/mettagrid_arena_sps.py, run by
 that interpreter) is measured in the same sitting, run for run alternating with ours, and the
 ratio of the medians is reported.
@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,19 +59,21 @@ def bench_env(task: str | EnvConfig, num_envs: int, seconds: float, seed: int = 
         env.close()
 
 
-def bench_curriculum_env(
-    task: str, num_envs: int, seconds: float, seed: int = 0, curriculum: Curriculum | None = None
-) -> tuple[float, float]:
-    """The env in CurriculumEnv: agent-steps/s, and the share of wall time the wrapper spent on
-    finished episodes, timed inside it (a figure the machine's noise does not swamp, unlike the
-    difference of two SPS runs).  Tasks come from `curriculum`, by default a learning-progress
-    curriculum of 16 bucketed variants of `task`."""
-    from metta.cogworks.curriculum import BucketedTaskGenerator, Curriculum, CurriculumEnv, LearningProgress
+def learning_progress_curriculum(task: str, seed: int = 0) -> Curriculum:
+    """16 bucketed variants of `task` sampled by learning progress (what `env --curriculum` wraps)."""
+    from metta.cogworks.curriculum import BucketedTaskGenerator, Curriculum, LearningProgress
+
+    generator = BucketedTaskGenerator(env=_make(task), buckets={"game.agent.rewards.inventory.heart": [0.5, 1.0]})
+    return Curriculum(generator, num_active_tasks=16, algorithm=LearningProgress(), seed=seed)
+
+
+def bench_curriculum_env(curriculum: Curriculum, num_envs: int, seconds: float, seed: int = 0) -> tuple[float, float]:
+    """The env in CurriculumEnv with tasks from `curriculum`: agent-steps/s, and the share of wall
+    time the wrapper spent on finished episodes, timed inside it (a figure the machine's noise
+    does not swamp, unlike the difference of two SPS runs)."""
+    from metta.cogworks.curriculum import CurriculumEnv
     from metta.mettagrid import MettaGridEnv
 
-    if curriculum is None:
-        generator = BucketedTaskGenerator(env=_make(task), buckets={"game.agent.rewards.inventory.heart": [0.5, 1.0]})
-        curriculum = Curriculum(generator, num_active_tasks=16, algorithm=LearningProgress(), seed=seed)
     tasks = [curriculum.get_task() for _ in range(num_envs)]
     env = CurriculumEnv(MettaGridEnv([t.env_cfg for t in tasks], num_envs=num_envs, seed=seed), curriculum, tasks)
     try:
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     vec_p.add_argument("--workers", type=int, default=None, help="multiprocess workers (default: cores // 2)")
     vec_p.add_argument("--seconds", type=float, default=5.0, help="length of one run")
     vec_p.add_argument("--runs", type=int, default=3)
-    train_p = sub.add_parser("train", help="end-to-end PPO training epochs of the default trainer")
+    train_p = sub.add_parser("train", help="end-to-end PPO training of the default trainer, evaluation off")
     train_p.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m metta.train")
     train_p.add_argument("--seconds", type=float, default=20.0, help="length of one run")
     train_p.add_argument("--runs", type=int, default=3)
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.runs):
         ours.append(bench_env(args.task, args.envs, args.seconds))
         if args.curriculum:
-            sps, share = bench_curriculum_env(args.task, args.envs, args.seconds)
+            sps, share = bench_curriculum_env(learning_progress_curriculum(args.task), args.envs, args.seconds)
             wrapped.append(sps)
             wrapper_share.append(share)
         if args.anchor_python:
@@ -287,7 +288,6 @@ class _Setup:
 
         from hydra import compose, initialize_config_dir
         from hydra.errors import HydraException
-        from hydra.utils import instantiate
 
         from metta.train import ConfigError, build
 
@@ -302,7 +302,6 @@ class _Setup:
             self._run_dir.cleanup()
             print(f"config error: {e}", file=sys.stderr)
             sys.exit(2)
-        self._make_curriculum = lambda: instantiate(self.cfg.curriculum, _convert_="all")
         self.phases: list[dict[str, float]] = []
 
     def describe(self) -> dict:
@@ -328,7 +327,11 @@ class _Setup:
         return bench_env(self.trainer.env_cfg, self.trainer.cfg.num_envs, seconds, seed=1, workers=workers)
 
     def curriculum_env_sps(self, seconds: float) -> float:
-        return bench_curriculum_env("", self.trainer.cfg.num_envs, seconds, seed=1, curriculum=self._make_curriculum())[0]
+        """In CurriculumEnv with a fresh copy of the run's curriculum (the trainer's keeps its state)."""
+        from hydra.utils import instantiate
+
+        curriculum = instantiate(self.cfg.curriculum, _convert_="all")
+        return bench_curriculum_env(curriculum, self.trainer.cfg.num_envs, seconds, seed=1)[0]
 
     def train_sps(self, seconds: float) -> float:
         t = self.trainer
