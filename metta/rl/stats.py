@@ -134,14 +134,24 @@ class SlowdownWatch:
             return None
         self._warned = True
         now = _median(self._slow, "overview/sps")
-        phases = [key for key in sample if key.startswith("timing/")]
-        growth = {key: _median(self._slow, key) - _median(self._early, key) for key in phases}
-        grew = max(growth, key=growth.get)
-        return (
+        early = {key: _median(self._early, key) for key in sample if key.startswith("timing/")}
+        slow = {key: _median(self._slow, key) for key in early}
+        grew = max(early, key=lambda key: slow[key] - early[key])
+        message = (
             f"SPS has stayed more than {100 * self.drop:.0f}% below this run's early median for "
             f"{len(self._slow)} epochs: {now:,.0f} vs {early_sps:,.0f} agent steps/s ({100 * (1 - now / early_sps):.0f}% "
-            f"slower); {grew} grew most, {_median(self._early, grew):.3f} -> {_median(self._slow, grew):.3f} s per epoch"
+            f"slower); {grew} grew most, {early[grew]:.3f} -> {slow[grew]:.3f} s per epoch"
         )
+        # Phases holding at least 5% of an early epoch: if all of them slowed alike, the cause
+        # is outside the run (another process on the cores, throttling), not one part of it.
+        main = [key for key, seconds in early.items() if seconds >= 0.05 * sum(early.values())]
+        ratios = [slow[key] / early[key] for key in main]
+        if len(main) >= 2 and min(ratios) >= 1 + self.drop / 2:
+            message += (
+                f"; every main phase slowed ({', '.join(k.split('/')[1] for k in main)}: x{min(ratios):.1f}-"
+                f"x{max(ratios):.1f}), so look outside the run: another process on these cores, throttling"
+            )
+        return message
 
 
 def _median(samples: list[dict[str, float]], key: str) -> float:

@@ -11,8 +11,8 @@ from metta.rl.stats import SlowdownWatch
 from metta.train import build
 
 
-def epoch(sps: float, env: float = 0.05, learn: float = 0.2) -> dict:
-    return {"overview/sps": sps, "timing/env": env, "timing/learn": learn, "timing/forward": 0.1}
+def epoch(sps: float, env: float = 0.05, learn: float = 0.2, forward: float = 0.1) -> dict:
+    return {"overview/sps": sps, "timing/env": env, "timing/learn": learn, "timing/forward": forward}
 
 
 def test_warns_once_after_enough_slow_epochs_in_a_row_and_names_the_phase_that_grew():
@@ -26,9 +26,22 @@ def test_warns_once_after_enough_slow_epochs_in_a_row_and_names_the_phase_that_g
     assert slow[:2] == [None, None] and slow[3:] == [None] * 3
     assert "timing/env grew most, 0.050 -> 0.300 s per epoch" in slow[2]
     assert "60 vs 102 agent steps/s" in slow[2] and "3 epochs" in slow[2]
+    assert "look outside the run" not in slow[2]  # only the env slowed
     assert watch.update(epoch(100.0)) is None  # recovered
     again = [watch.update(epoch(50.0, learn=0.9)) for _ in range(3)]
     assert again[2] is not None and "timing/learn grew most" in again[2]
+
+
+def test_a_slowdown_of_every_phase_points_outside_the_run():
+    """Another process on the cores (what happened to the proof runs when tests ran beside them)
+    slows every phase alike; the warning says so instead of blaming the largest phase."""
+    watch = SlowdownWatch(drop=0.2, patience=2, baseline_epochs=3)
+    for _ in range(5):
+        watch.update(epoch(100.0, env=0.05, learn=0.5))
+    assert watch.update(epoch(60.0, env=0.08, learn=0.8, forward=0.16)) is None
+    message = watch.update(epoch(60.0, env=0.08, learn=0.8, forward=0.16))
+    assert "timing/learn grew most" in message
+    assert "every main phase slowed (env, learn, forward: x1.6-x1.6), so look outside the run" in message
 
 
 def test_zero_drop_turns_the_warning_off():
