@@ -299,13 +299,14 @@ class Trainer:
         if not self.world.is_main:
             return
         sps = row["overview/sps"]
-        eta = (self.cfg.total_timesteps - self.agent_step) / max(sps, 1e-9)
+        total = self.cfg.total_timesteps
+        eta = max(0, total - self.agent_step) / max(sps, 1e-9)  # the last epoch may overshoot the total
         hearts = self.latest.get("env_agent/heart.gained", float("nan"))
         reward = self.latest.get("overview/reward", float("nan"))
         log.info(
             "epoch %d | %s / %s agent steps (%.1f%%) | %s SPS | heart.gained %.2f | reward %.2f | ETA %s",
-            self.epoch, _si(self.agent_step), _si(self.cfg.total_timesteps),
-            100 * self.agent_step / self.cfg.total_timesteps, _si(sps), hearts, reward, _duration(eta),
+            self.epoch, _si(self.agent_step), _si(total), min(100.0, 100 * self.agent_step / total), _si(sps),
+            hearts, reward, _duration(eta),
         )  # fmt: skip
 
     def _evaluate(self) -> dict[str, float]:
