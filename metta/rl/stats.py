@@ -129,8 +129,10 @@ class SlowdownWatch:
             self._slow.clear()
             self._warned = False
             return None
+        if self._warned:  # this slowdown was reported; nothing more to keep until SPS recovers
+            return None
         self._slow.append(sample)
-        if len(self._slow) < self.patience or self._warned:
+        if len(self._slow) < self.patience:
             return None
         self._warned = True
         now = _median(self._slow, "overview/sps")
