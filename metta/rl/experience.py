@@ -7,6 +7,7 @@ LSTM's `bptt_horizon`, or 1 for a feed-forward policy, which makes them random s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Iterator, Optional
 
 import torch
@@ -63,18 +64,25 @@ class Experience:
         for start in range(0, order.numel(), per_batch):
             index = order[start : start + per_batch]
             chunk, agent_of_segment = index // self.agents, index % self.agents
-            # [segment, n] step and agent indices of each chosen segment
+            # [segment, n] step and agent indices of each chosen segment, as rows of the flattened
+            # buffers: index_select copies whole rows, ~10x faster on CPU than 2-D fancy indexing
             step = chunk.unsqueeze(0) * self.segment + torch.arange(self.segment, device=self.device).unsqueeze(1)
-            agent = agent_of_segment.unsqueeze(0).expand_as(step)
+            rows = (step * self.agents + agent_of_segment.unsqueeze(0)).flatten()
+            take = partial(_take_rows, rows=rows, shape=step.shape)
             yield Minibatch(
-                obs=self.obs[step, agent],
-                actions=self.actions[step, agent],
-                logprobs=self.logprobs[step, agent],
-                values=self.values[step, agent],
-                advantages=self.advantages[step, agent],
-                returns=self.returns[step, agent],
-                resets=self.resets[step, agent],
+                obs=take(self.obs),
+                actions=take(self.actions),
+                logprobs=take(self.logprobs),
+                values=take(self.values),
+                advantages=take(self.advantages),
+                returns=take(self.returns),
+                resets=take(self.resets),
                 state=None
                 if self.state is None
                 else (self.state[0][chunk, agent_of_segment], self.state[1][chunk, agent_of_segment]),
             )
+
+
+def _take_rows(buffer: torch.Tensor, rows: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """`buffer[step, agent]` for the `[steps * agents]` flat row ids `rows`, shaped `shape`."""
+    return buffer.flatten(0, 1).index_select(0, rows).view(*shape, *buffer.shape[2:])

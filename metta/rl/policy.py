@@ -75,14 +75,12 @@ class ConvPolicy(nn.Module):
         )
 
         self.conv1 = nn.Conv2d(features, cnn_channels, kernel_size=5, stride=3)
-        self.cnn = nn.Sequential(
-            nn.ReLU(),
-            nn.Conv2d(cnn_channels, 2 * cnn_channels, kernel_size=3, stride=1),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
-        with torch.no_grad():
-            cnn_out = self.cnn(self.conv1(torch.zeros(1, features, rows, cols))).shape[1]
+        self.conv2 = nn.Conv2d(cnn_channels, 2 * cnn_channels, kernel_size=3, stride=1)
+        conv1_rows, conv1_cols = (rows - 5) // 3 + 1, (cols - 5) // 3 + 1
+        # On the 11x11 window conv2's kernel covers conv1's whole 3x3 output: it is then one matrix
+        # product, which runs a training step ~15% faster than oneDNN's convolution of it.
+        self.conv2_is_dense = (conv1_rows, conv1_cols) == (3, 3)
+        cnn_out = 2 * cnn_channels * (conv1_rows - 2) * (conv1_cols - 2)
         self.encoder = nn.Sequential(
             nn.Linear(cnn_out + len(self_names) + num_actions + len(ORIENTATION_NAMES) + features, hidden_size),
             nn.ReLU(),
@@ -117,10 +115,17 @@ class ConvPolicy(nn.Module):
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         rows, cols, features = self.window_shape
-        window = obs[:, : self.window_size].view(-1, rows, cols, features).permute(0, 3, 1, 2)
+        # Converted while flat, so the copy is contiguous and the image is channels-last for free.
+        window = obs[:, : self.window_size].float().view(-1, rows, cols, features).permute(0, 3, 1, 2)
         # Scaling the first layer's weights instead of the input: a 13-channel multiply per call
         # instead of one per observation byte.
-        x = self.cnn(F.conv2d(window.float(), self.conv1.weight * self.grid_scale, self.conv1.bias, stride=3))
+        x = F.relu(F.conv2d(window, self.conv1.weight * self.grid_scale, self.conv1.bias, stride=3))
+        if self.conv2_is_dense:  # channels-last, so the (row, col, channel) flattening is a free view
+            weight = self.conv2.weight.permute(0, 2, 3, 1).reshape(self.conv2.out_channels, -1)
+            x = F.linear(x.permute(0, 2, 3, 1).reshape(x.shape[0], -1), weight, self.conv2.bias)
+        else:
+            x = self.conv2(x).flatten(1)
+        x = F.relu(x)
         own = obs[:, self.window_size :]
         last_action = F.one_hot(
             own[:, self.last_action_index].long().clamp_(max=self.num_actions - 1), self.num_actions

@@ -106,3 +106,13 @@ def test_encoder_is_given_the_heading_and_the_cell_in_front():
         assert one_hot.tolist() == [float(i == heading) for i in range(4)]
         kinds = {name for name in ("mine_red", "generator_red", "altar") if front[GRID_FEATURE[name]] > 0}
         assert kinds == ({thing} if thing else set())
+
+
+def test_second_convolution_as_one_matrix_product_is_the_convolution():
+    torch.manual_seed(0)
+    policy = ConvPolicy(window_shape(geometry(make_arena_easy_shaped().game)))
+    assert policy.conv2_is_dense  # the 11x11 window takes the fast path
+    obs = env_obs(2).flatten(0, 1)
+    dense = policy.encode(obs)
+    policy.conv2_is_dense = False
+    torch.testing.assert_close(policy.encode(obs), dense)
