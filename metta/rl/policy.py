@@ -52,8 +52,8 @@ class ConvPolicy(nn.Module):
     ) -> None:
         super().__init__()
         rows, cols, features = window_shape
-        if rows < 5 or cols < 5:
-            raise ValueError(f"ConvPolicy needs an observation window of at least 5x5, got {rows}x{cols}")
+        if rows < 11 or cols < 11:  # conv1 (5x5, stride 3) must leave conv2 (3x3) a 3x3 input
+            raise ValueError(f"ConvPolicy needs an observation window of at least 11x11, got {rows}x{cols}")
         self.window_shape = window_shape
         self.window_size = rows * cols * features
         grid_scale = torch.ones(features)

@@ -116,3 +116,15 @@ def test_second_convolution_as_one_matrix_product_is_the_convolution():
     dense = policy.encode(obs)
     policy.conv2_is_dense = False
     torch.testing.assert_close(policy.encode(obs), dense)
+
+
+def test_a_window_too_small_for_the_convolutions_is_refused_by_name():
+    import pytest
+
+    from metta.mettagrid.layout import NUM_GRID_FEATURES, observation_size
+
+    with pytest.raises(ValueError, match="at least 11x11, got 9x9"):
+        ConvPolicy((9, 9, NUM_GRID_FEATURES))
+    wide = ConvPolicy((15, 15, NUM_GRID_FEATURES))  # conv2 is a real convolution there (2x2 output)
+    assert not wide.conv2_is_dense
+    assert wide(torch.zeros(1, 4, observation_size(15, 15), dtype=torch.uint8))[0].shape == (1, 4, 19)
