@@ -114,9 +114,11 @@ def plot(runs: list[Run], metric: str, out: str | Path) -> Path:
                     label=f"{run.label} (smoothed)")  # fmt: skip
         else:
             ax.plot([], [], color=color, label=run.label)
+        first_step = run.rows[STEP].min()
         for t in watching:
             targets[t.target] = t.name
-            if t.achieved:
+            # a run resumed from another's checkpoint inherits its crossings: that run draws those
+            if t.achieved and t.samples >= first_step:
                 ax.plot(t.samples / 1e6, t.target, "o", color=color, markersize=7)
     for target, name in targets.items():
         ax.axhline(target, color="grey", linestyle="--", linewidth=1)
