@@ -7,8 +7,9 @@ samples, minutes and dollars each seed took to 2 and 5 hearts per agent per epis
 Each seed is `python -m metta.train +experiment=arena_easy_shaped +performance_thresholds=arena
 seed=S` (configs/experiment/arena_easy_shaped.yaml: run `arena_easy_shaped.seedS`, 50M agent
 steps), so re-running resumes unfinished seeds and finished ones return at once.  `--parallel`
-starts the seeds together with one torch thread each (on 2 cores, three seeds at once train at
-about the same total rate as one after another; each seed's minutes then count shared time).
+starts the seeds together with one torch thread each. On 2 cores that trains more in total
+(two such runs made ~40k agent-steps/s each, one run alone 50-69k), but each seed's minutes
+then count shared time; one after another, the tracker's minutes are the machine's own.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The policy reads the env's observations; the LSTM's training pass replays the rollout's."""
 
+import pytest
 import torch
 
 from metta.mettagrid import MettaGridEnv, make_arena_easy_shaped
+from metta.mettagrid.layout import NUM_GRID_FEATURES, observation_size
 from metta.mettagrid.params import geometry, window_shape
 from metta.rl.experience import Experience
 from metta.rl.policy import ConvPolicy
@@ -119,10 +121,6 @@ def test_second_convolution_as_one_matrix_product_is_the_convolution():
 
 
 def test_a_window_too_small_for_the_convolutions_is_refused_by_name():
-    import pytest
-
-    from metta.mettagrid.layout import NUM_GRID_FEATURES, observation_size
-
     with pytest.raises(ValueError, match="at least 11x11, got 9x9"):
         ConvPolicy((9, 9, NUM_GRID_FEATURES))
     wide = ConvPolicy((15, 15, NUM_GRID_FEATURES))  # conv2 is a real convolution there (2x2 output)
