@@ -26,7 +26,7 @@ from metta.mettagrid import EnvConfig
 from metta.mettagrid.params import geometry, window_shape
 from metta.rl import distributed
 from metta.rl.config import TrainerConfig
-from metta.rl.trainer import Trainer, TrainingDiverged
+from metta.rl.trainer import CheckpointMismatch, Trainer, TrainingDiverged
 
 log = logging.getLogger("metta.train")
 
@@ -100,7 +100,7 @@ def main(cfg: DictConfig) -> None:
         _fail("run: under torchrun every rank must be given the same run=<name> (each would generate its own)")
     try:
         run = build(cfg, run_dir, run_name)
-    except ConfigError as e:
+    except (ConfigError, CheckpointMismatch) as e:  # a mismatch: the config does not fit the run it names
         _fail(str(e))
     _stop_on_signals(run.trainer)
     try:

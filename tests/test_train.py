@@ -70,6 +70,15 @@ def test_rerunning_the_same_run_resumes(tmp_path):
     assert not torch.equal(final["policy"]["actor.weight"], first["policy"]["actor.weight"])
 
 
+def test_resuming_with_another_policy_config_fails_naming_the_checkpoint(tmp_path):
+    train(tmp_path, "run=p", *TOY, "trainer.total_timesteps=768")
+    proc = train(tmp_path, "run=p", *TOY, "policy.hidden_size=64", check=False)
+    assert proc.returncode == 2
+    assert "checkpoint_0000001.pt does not fit this policy/optimizer" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [r["metric/epoch"] for r in rows(tmp_path / "train_dir" / "p")] == [1]  # nothing lost or added
+
+
 def test_sigkill_loses_at_most_one_interval_and_a_corrupt_checkpoint_is_skipped(tmp_path):
     cmd = [sys.executable, "-m", "metta.train", f"train_dir={tmp_path / 'train_dir'}", "run=k", *TOY,
            "trainer.total_timesteps=10000000", "trainer.evaluate_interval=0"]  # fmt: skip

@@ -41,6 +41,10 @@ class TrainingDiverged(RuntimeError):
     """The loss or its gradient stopped being finite."""
 
 
+class CheckpointMismatch(RuntimeError):
+    """The run directory's checkpoint was written for another policy or optimizer."""
+
+
 class Trainer:
     def __init__(
         self,
@@ -367,7 +371,7 @@ class Trainer:
             self.policy.load_state_dict(state["policy"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as e:
-            raise RuntimeError(
+            raise CheckpointMismatch(
                 f"checkpoint {path} does not fit this policy/optimizer (was the run started with another "
                 f"policy config?): {e}"
             ) from None
