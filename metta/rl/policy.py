@@ -38,6 +38,9 @@ State = Optional[tuple[torch.Tensor, torch.Tensor]]
 # Divisors that bring each input feature to roughly [0, 1]; features not listed are flags.
 _GRID_SCALE = {"agent:orientation": 4.0, "converter:output": 5.0}
 _SELF_SCALE = {**{f"inv:{item}": 10.0 for item in ITEM_NAMES}, "last_action_success": 1.0, "episode_progress": 255.0}
+# The encoder's two convolutions; the smallest window leaves conv2 an input of its kernel's size.
+_CONV1_KERNEL, _CONV1_STRIDE, _CONV2_KERNEL = 5, 3, 3
+_MIN_WINDOW = _CONV1_KERNEL + _CONV1_STRIDE * (_CONV2_KERNEL - 1)
 
 
 class ConvPolicy(nn.Module):
@@ -52,8 +55,10 @@ class ConvPolicy(nn.Module):
     ) -> None:
         super().__init__()
         rows, cols, features = window_shape
-        if rows < 11 or cols < 11:  # conv1 (5x5, stride 3) must leave conv2 (3x3) a 3x3 input
-            raise ValueError(f"ConvPolicy needs an observation window of at least 11x11, got {rows}x{cols}")
+        if rows < _MIN_WINDOW or cols < _MIN_WINDOW:
+            raise ValueError(
+                f"ConvPolicy needs an observation window of at least {_MIN_WINDOW}x{_MIN_WINDOW}, got {rows}x{cols}"
+            )
         self.window_shape = window_shape
         self.window_size = rows * cols * features
         grid_scale = torch.ones(features)
@@ -74,13 +79,13 @@ class ConvPolicy(nn.Module):
             persistent=False,
         )
 
-        self.conv1 = nn.Conv2d(features, cnn_channels, kernel_size=5, stride=3)
-        self.conv2 = nn.Conv2d(cnn_channels, 2 * cnn_channels, kernel_size=3, stride=1)
-        conv1_rows, conv1_cols = (rows - 5) // 3 + 1, (cols - 5) // 3 + 1
+        self.conv1 = nn.Conv2d(features, cnn_channels, kernel_size=_CONV1_KERNEL, stride=_CONV1_STRIDE)
+        self.conv2 = nn.Conv2d(cnn_channels, 2 * cnn_channels, kernel_size=_CONV2_KERNEL)
+        conv1_out = [(side - _CONV1_KERNEL) // _CONV1_STRIDE + 1 for side in (rows, cols)]
         # On the 11x11 window conv2's kernel covers conv1's whole 3x3 output: it is then one matrix
         # product, which runs a training step ~15% faster than oneDNN's convolution of it.
-        self.conv2_is_dense = (conv1_rows, conv1_cols) == (3, 3)
-        cnn_out = 2 * cnn_channels * (conv1_rows - 2) * (conv1_cols - 2)
+        self.conv2_is_dense = conv1_out == [_CONV2_KERNEL, _CONV2_KERNEL]
+        cnn_out = 2 * cnn_channels * math.prod(side - _CONV2_KERNEL + 1 for side in conv1_out)
         self.encoder = nn.Sequential(
             nn.Linear(cnn_out + len(self_names) + num_actions + len(ORIENTATION_NAMES) + features, hidden_size),
             nn.ReLU(),
@@ -119,7 +124,7 @@ class ConvPolicy(nn.Module):
         window = obs[:, : self.window_size].float().view(-1, rows, cols, features).permute(0, 3, 1, 2)
         # Scaling the first layer's weights instead of the input: a 13-channel multiply per call
         # instead of one per observation byte.
-        x = F.relu(F.conv2d(window, self.conv1.weight * self.grid_scale, self.conv1.bias, stride=3))
+        x = F.relu(F.conv2d(window, self.conv1.weight * self.grid_scale, self.conv1.bias, stride=_CONV1_STRIDE))
         if self.conv2_is_dense:  # channels-last, so the (row, col, channel) flattening is a free view
             weight = self.conv2.weight.permute(0, 2, 3, 1).reshape(self.conv2.out_channels, -1)
             x = F.linear(x.permute(0, 2, 3, 1).reshape(x.shape[0], -1), weight, self.conv2.bias)
